@@ -1,0 +1,127 @@
+"""Sandbox fixtures: one set of credentials per run, a fresh sandbox per test, reached in-process
+(``httpx.ASGITransport``) or over real HTTP (uvicorn in a thread on a free port)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from paydesk.sandbox import Sandbox, SandboxCredentials
+
+
+@pytest.fixture(scope="session")
+def sandbox_credentials() -> SandboxCredentials:
+    """Keys are slow to make: once per test run."""
+    return SandboxCredentials.generate()
+
+
+@dataclass
+class Receiver:
+    """A merchant endpoint that records what the sandbox sends it and answers as told."""
+
+    status: int = 204
+    body: bytes = b""
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    async def handle(self, request: Request) -> Response:
+        self.received.append(
+            {
+                "path": request.url.path,
+                "query": dict(request.query_params),
+                "headers": dict(request.headers),
+                "body": await request.body(),
+            }
+        )
+        return Response(self.body, status_code=self.status)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST"])])
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+async def sandbox(
+    sandbox_credentials: SandboxCredentials, receiver: Receiver
+) -> AsyncIterator[Sandbox]:
+    """A fresh in-process sandbox whose outgoing calls (notifications, pushes) reach ``receiver``."""
+    box = Sandbox(
+        sandbox_credentials, transport=httpx.ASGITransport(app=receiver.app()), seed=1234
+    )
+    async with box:
+        yield box
+
+
+@pytest.fixture
+async def sandbox_client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client that calls the sandbox in-process at base URL http://sandbox.test."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox.asgi()), base_url="http://sandbox.test"
+    ) as client:
+        yield client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """Run an ASGI app with uvicorn on 127.0.0.1:<free port> in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def receiver_server(receiver: Receiver) -> Iterator[ServerThread]:
+    """``receiver`` reachable over real HTTP."""
+    with ServerThread(receiver.app()) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_server(
+    sandbox_credentials: SandboxCredentials, receiver_server: ServerThread
+) -> Iterator[tuple[Sandbox, ServerThread]]:
+    """A fresh sandbox served over real HTTP (its notifications go out over real HTTP too:
+    point notify URLs at ``receiver_server.base_url``)."""
+    box = Sandbox(sandbox_credentials, seed=1234)
+    with ServerThread(box.asgi()) as server:
+        yield box, server
