@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paydesk.protocol import keys
@@ -40,7 +42,7 @@ def _token(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
 
 @dataclass(frozen=True)
 class MerchantCredentials:
-    """One sandbox merchant: what WeChat gives a merchant, plus the platform keys the sandbox signs with.
+    """One sandbox merchant: what WeChat gives a merchant, plus the sandbox's platform keys.
 
     ``platform_private_key_pem`` is the sandbox's own secret; it is never served.
     """
@@ -198,7 +200,7 @@ def _new_merchant(
             not_before=issued - timedelta(days=1),
             not_after=issued + timedelta(days=5 * 365),
         )
-        platform_certificate_pem = keys.certificate_pem(platform_cert)
+        platform_certificate_pem = _pem(platform_cert)
         platform_certificate_serial = keys.certificate_serial(platform_cert)
     return MerchantCredentials(
         mchid=mchid,
@@ -207,10 +209,14 @@ def _new_merchant(
         v2_key=_token(32),
         merchant_serial_no=keys.certificate_serial(merchant_cert),
         merchant_private_key_pem=keys.private_key_pem(merchant_key),
-        merchant_certificate_pem=keys.certificate_pem(merchant_cert),
+        merchant_certificate_pem=_pem(merchant_cert),
         platform_private_key_pem=keys.private_key_pem(platform_key),
         platform_public_key_id=platform_public_key_id,
         platform_public_key_pem=platform_public_key_pem,
         platform_certificate_pem=platform_certificate_pem,
         platform_certificate_serial=platform_certificate_serial,
     )
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

@@ -8,6 +8,7 @@ merchant signed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -17,16 +18,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - mirrors HTTP 413 wording
+class BodyTooLarge(Exception):
     """Raised inside the middleware when a request body passes the limit."""
 
 
 class BodyLimitMiddleware:
-    """Refuse any request body over ``max_bytes`` with 413, before an endpoint reads it."""
+    """Refuse any request body over ``max_bytes`` with 413, before an endpoint reads it.
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    ``too_large(limit)`` builds the 413 response (default: WeChat's v3 error shape).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        too_large: Callable[[int], Response] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.too_large = too_large or _too_large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,7 +44,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
+            await self.too_large(self.max_bytes)(scope, receive, send)
             return
         seen = 0
         started = False
@@ -57,7 +67,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _too_large(self.max_bytes)(scope, receive, send)
+                await self.too_large(self.max_bytes)(scope, receive, send)
 
 
 def _too_large(limit: int) -> Response:
