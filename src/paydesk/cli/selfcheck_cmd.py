@@ -12,6 +12,8 @@ from paydesk.selfcheck import run_all
 def selfcheck() -> None:
     """Run the official known-answer vectors through paydesk.protocol and print a table."""
     console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
     results = run_all()
     table = Table(title="paydesk selfcheck — official WeChat vectors through paydesk.protocol")
     table.add_column("area")
@@ -26,5 +28,7 @@ def selfcheck() -> None:
     if failed:
         console.print(f"[red]{len(failed)} of {len(results)} checks failed.[/red]")
         raise typer.Exit(code=1)
-    console.print(f"[green]All {len(results)} checks passed:[/green] this installation signs, "
-                  "verifies and decrypts exactly like WeChat's published examples.")
+    console.print(
+        f"[green]All {len(results)} checks passed:[/green] this installation signs, "
+        "verifies and decrypts exactly like WeChat's published examples."
+    )
