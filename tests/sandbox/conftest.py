@@ -60,10 +60,8 @@ def receiver() -> Receiver:
 async def sandbox(
     sandbox_credentials: SandboxCredentials, receiver: Receiver
 ) -> AsyncIterator[Sandbox]:
-    """A fresh in-process sandbox whose outgoing calls (notifications, pushes) reach ``receiver``."""
-    box = Sandbox(
-        sandbox_credentials, transport=httpx.ASGITransport(app=receiver.app()), seed=1234
-    )
+    """A fresh in-process sandbox; its outgoing calls (notifications, pushes) reach ``receiver``."""
+    box = Sandbox(sandbox_credentials, transport=httpx.ASGITransport(app=receiver.app()), seed=1234)
     async with box:
         yield box
 
@@ -90,8 +88,9 @@ class ServerThread:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
 

@@ -115,6 +115,8 @@ class Sandbox:
     ) -> None:
         await self.stop()
 
-    def random_string(self, length: int, alphabet: str = "0123456789abcdefghijklmnopqrstuvwxyz") -> str:
+    def random_string(
+        self, length: int, alphabet: str = "0123456789abcdefghijklmnopqrstuvwxyz"
+    ) -> str:
         """A sandbox identifier (codes, tokens, ids) from the sandbox's own seeded generator."""
         return "".join(self.rng.choice(alphabet) for _ in range(length))

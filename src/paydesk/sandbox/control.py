@@ -1,8 +1,8 @@
 """Control endpoints that belong to the whole sandbox: credentials, clock, reset.
 
-    GET  /_sandbox/credentials
-    POST /_sandbox/clock   {"speed"?: float, "advance_seconds"?: float}
-    POST /_sandbox/reset
+GET  /_sandbox/credentials
+POST /_sandbox/clock   {"speed"?: float, "advance_seconds"?: float}
+POST /_sandbox/reset
 """
 
 from __future__ import annotations
