@@ -1,13 +1,13 @@
 """The ``paydesk`` command line: one Typer app, one module per command group.
 
-    $ paydesk selfcheck      # known-answer tests of the protocol layer
+$ paydesk selfcheck      # known-answer tests of the protocol layer
 """
 
 from __future__ import annotations
 
 import typer
 
-from paydesk.cli import selfcheck_cmd
+from paydesk.cli import sandbox_cmd, selfcheck_cmd
 
 app = typer.Typer(
     name="paydesk",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("selfcheck")(selfcheck_cmd.selfcheck)
+app.command("sandbox")(sandbox_cmd.sandbox)
 
 
 def main() -> None:
