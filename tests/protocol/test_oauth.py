@@ -163,3 +163,14 @@ def test_text_that_cannot_be_utf8_is_refused() -> None:
     with pytest.raises(MalformedInput, match="redirect_uri is not valid UTF-8") as caught:
         authorize_url(appid="wx1", redirect_uri="https://a/\udc80", scope="snsapi_base", state="S")
     assert caught.value.field == "redirect_uri"
+
+
+
+def test_an_unparseable_redirect_uri_is_malformed_input_not_a_crash() -> None:
+    query = (
+        "appid=wx1&redirect_uri=http%3A%2F%2F%5B%3A%3A1%2F&response_type=code"
+        "&scope=snsapi_base&state=S"
+    )
+    with pytest.raises(MalformedInput) as info:
+        parse_authorize_query(query)
+    assert info.value.field == "redirect_uri"

@@ -136,7 +136,10 @@ def parse_authorize_query(query: str | Mapping[str, str]) -> AuthorizeRequest:
             raise MalformedInput(f"OAuth {name} is missing", field=name)
     if params.get("response_type") != "code":
         raise MalformedInput("OAuth response_type must be 'code'", field="response_type")
-    redirect = urlsplit(params["redirect_uri"])
+    try:
+        redirect = urlsplit(params["redirect_uri"])
+    except ValueError as exc:  # urllib refuses e.g. an unbalanced "[" in the host
+        raise MalformedInput(f"OAuth redirect_uri: {exc}", field="redirect_uri") from exc
     if redirect.scheme not in ("http", "https") or not redirect.netloc:
         raise MalformedInput(
             "OAuth redirect_uri must be an absolute http(s) URL", field="redirect_uri"
