@@ -22,7 +22,7 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 
 typecheck: setup
-	$(BIN)/mypy --strict src/paydesk/protocol
+	$(BIN)/mypy --strict src/paydesk/protocol src/paydesk/db src/paydesk/client src/paydesk/settings src/paydesk/domain
 
 unit: setup
 	$(BIN)/python tests/run.py

@@ -34,7 +34,7 @@ def main(extra: list[str]) -> None:
     (ROOT / ".coverage").unlink(missing_ok=True)
     _run(
         "pytest on the embedded default (SQLite, in-process cache)",
-        [*pytest, "--cov=paydesk", "--cov-branch", "--cov-report=", *extra],
+        [*pytest, "--cov", "--cov-report=", *extra],
         {"PAYDESK_TEST_BACKEND": "sqlite"},
     )
     _run(

@@ -22,12 +22,6 @@ from starlette.routing import Route
 from paydesk.sandbox import Sandbox, SandboxCredentials
 
 
-@pytest.fixture(scope="session")
-def sandbox_credentials() -> SandboxCredentials:
-    """Keys are slow to make: once per test run."""
-    return SandboxCredentials.generate()
-
-
 @dataclass
 class Receiver:
     """A merchant endpoint that records what the sandbox sends it and answers as told."""

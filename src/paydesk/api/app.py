@@ -1,0 +1,57 @@
+"""``create_app(services)``: the FastAPI app — routers, error shape, request ids, body limits.
+
+    services = build_services(settings, config)
+    app = create_app(services)           # OpenAPI at /docs and /openapi.json
+
+The services are built by the caller (``paydesk serve``, tests), so the same app runs on the
+embedded defaults, on PostgreSQL + Redis, or in a test with a fixed clock and the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from paydesk import __version__
+from paydesk.api.errors import install_error_handlers
+from paydesk.api.middleware import RequestIdMiddleware, too_large_response
+from paydesk.api.routes import health, orders
+from paydesk.domain.context import Services
+from paydesk.sandbox.http import BodyLimitMiddleware
+
+
+def create_app(
+    services: Services,
+    *,
+    extra_routers: Sequence[APIRouter] = (),
+    close_services_on_shutdown: bool = True,
+) -> FastAPI:
+    """The paydesk HTTP API around ``services``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_services_on_shutdown:
+                await services.aclose()
+
+    app = FastAPI(
+        title="paydesk",
+        version=__version__,
+        summary="Self-hosted WeChat Pay for mini programs and the web",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in (health.router, orders.router, *extra_routers):
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=services.settings.max_body_bytes,
+        too_large=too_large_response,
+    )
+    app.add_middleware(RequestIdMiddleware, ids=services.ids)
+    return app

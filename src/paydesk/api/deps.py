@@ -1,0 +1,96 @@
+"""Dependencies as named ``Annotated`` aliases, so routes read like their contract.
+
+async def get_order(order_id: str, services: ServicesDep, merchant: MerchantKey) -> ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paydesk.db.models import ApiKey
+from paydesk.domain import apikeys, idempotency
+from paydesk.domain.context import Services
+from paydesk.domain.errors import Unauthenticated
+
+
+def get_services(request: Request) -> Services:
+    """The app's services container."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """A session for reads; writes open their own ``session.begin()`` blocks."""
+    async with services.db() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def bearer(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer …`` header."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("missing_credentials", "send Authorization: Bearer <token>")
+    return token.strip()
+
+
+async def merchant_api_key(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> ApiKey:
+    """The merchant backend's API key (``Authorization: Bearer pdk_…``)."""
+    token = bearer(authorization)
+    async with services.db.begin() as session:
+        return await apikeys.authenticate(session, token, now=services.clock.now())
+
+
+MerchantKey = Annotated[ApiKey, Depends(merchant_api_key)]
+
+
+async def idempotent(
+    request: Request,
+    services: Services,
+    key: ApiKey,
+    idempotency_key: str | None,
+    body: Any,
+    run: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+) -> JSONResponse:
+    """Run ``run`` under Stripe-style ``Idempotency-Key`` semantics (none given: just run it)."""
+    if idempotency_key is None:
+        status, payload = await run()
+        return JSONResponse(payload, status_code=status)
+    digest = idempotency.request_hash(request.method, request.url.path, body)
+    outcome = await idempotency.begin(
+        services.db,
+        scope=key.id,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        digest=digest,
+        now=services.clock.now(),
+        ids=services.ids,
+    )
+    if isinstance(outcome, idempotency.Replay):
+        return JSONResponse(
+            outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        status, payload = await run()
+    except BaseException:
+        # Every failure here is transactional (nothing committed), so the same key may be
+        # retried: only a success is stored and replayed.
+        await idempotency.abandon(services.db, outcome)
+        raise
+    await idempotency.finish(services.db, outcome, status, json.loads(json.dumps(payload)))
+    return JSONResponse(payload, status_code=status)

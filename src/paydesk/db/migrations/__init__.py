@@ -1,0 +1,1 @@
+"""paydesk's Alembic environment and revision scripts (run them through ``paydesk.db.migrate``)."""

@@ -1,0 +1,73 @@
+"""API keys for merchant backends: shown once, stored as a SHA-256 digest.
+
+A key looks like ``pdk_`` + 52 base32 characters (256 bits). Its first 12 characters are kept
+in clear (``prefix``) so a person can tell keys apart in ``paydesk apikey list``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paydesk.db.models import ApiKey
+from paydesk.domain.errors import NotFound, Unauthenticated
+from paydesk.domain.ids import IdSource
+
+KEY_PREFIX = "pdk_"
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def digest(presented: str) -> str:
+    """The stored form of a key."""
+    return hashlib.sha256(presented.encode()).hexdigest()
+
+
+async def create_api_key(
+    session: AsyncSession, *, name: str, mchid: str | None, ids: IdSource, now: datetime
+) -> tuple[str, ApiKey]:
+    """A new key: returns the plain key (show it once) and its row."""
+    plain = KEY_PREFIX + ids.token(32)
+    row = ApiKey(
+        id=ids.new("key"),
+        name=name,
+        prefix=plain[:12],
+        key_hash=digest(plain),
+        mchid=mchid,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return plain, row
+
+
+async def authenticate(session: AsyncSession, presented: str, *, now: datetime) -> ApiKey:
+    """The active key matching ``presented``; Unauthenticated otherwise."""
+    if not presented.startswith(KEY_PREFIX) or len(presented) > 128:
+        raise Unauthenticated("invalid_api_key", "send Authorization: Bearer pdk_…")
+    wanted = digest(presented)
+    row = await session.scalar(select(ApiKey).where(ApiKey.key_hash == wanted))
+    if row is None or not hmac.compare_digest(row.key_hash, wanted) or row.revoked_at is not None:
+        raise Unauthenticated("invalid_api_key", "this API key is unknown or revoked")
+    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+        await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+    return row
+
+
+async def revoke_api_key(session: AsyncSession, key_id: str, *, now: datetime) -> ApiKey:
+    """Revoke a key by id (or by its prefix)."""
+    row = await session.scalar(
+        select(ApiKey).where((ApiKey.id == key_id) | (ApiKey.prefix == key_id))
+    )
+    if row is None:
+        raise NotFound("api_key_not_found", f"no API key {key_id}")
+    row.revoked_at = now
+    return row
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    """Every key, newest first."""
+    return list((await session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc()))).all())

@@ -1,0 +1,81 @@
+"""The services container: everything a request handler or a worker job needs, built once.
+
+``build_services(settings, config)`` wires the database, the WeChat client (real hosts, or the
+sandbox through an injected transport and base URL), the clock and the id source. Tests build it
+with a fixed clock, a seeded id source and an in-process sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from paydesk.client import Endpoints, WeChatClient
+from paydesk.db.engine import create_engine, session_factory
+from paydesk.domain.accounts import accounts
+from paydesk.domain.clock import Clock, SystemClock
+from paydesk.domain.ids import IdSource
+from paydesk.domain.registry import Registry
+from paydesk.settings import PaydeskConfig, Settings
+
+
+@dataclass
+class Services:
+    """Long-lived dependencies shared by every request and job of one process."""
+
+    settings: Settings
+    registry: Registry
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    clock: Clock
+    ids: IdSource
+    wechat: WeChatClient
+
+    @property
+    def order_ttl(self) -> timedelta:
+        """How long a new order stays payable unless the merchant says otherwise."""
+        return timedelta(seconds=self.settings.order_ttl_seconds)
+
+    async def aclose(self) -> None:
+        """Close the WeChat client and the database pool."""
+        await self.wechat.aclose()
+        await self.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    config: PaydeskConfig,
+    *,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+    wechat_transport: httpx.AsyncBaseTransport | None = None,
+    endpoints: Endpoints | None = None,
+    engine: AsyncEngine | None = None,
+) -> Services:
+    """Wire everything from settings and config; injected parts replace the defaults."""
+    clock = clock or SystemClock()
+    ids = ids or IdSource(clock)
+    engine = engine or create_engine(settings.effective_database_url())
+    merchants, apps = accounts(config)
+    wechat = WeChatClient(
+        merchants=merchants,
+        apps=apps,
+        endpoints=endpoints
+        or Endpoints(
+            pay_base_url=settings.wechat_pay_base_url, api_base_url=settings.wechat_api_base_url
+        ),
+        transport=wechat_transport,
+        clock=lambda: int(clock.now().timestamp()),
+    )
+    return Services(
+        settings=settings,
+        registry=Registry(config, settings.public_url),
+        engine=engine,
+        db=session_factory(engine),
+        clock=clock,
+        ids=ids,
+        wechat=wechat,
+    )

@@ -1,0 +1,1 @@
+"""Orders: their state machine, creation, queries, closing, payment and synchronisation."""

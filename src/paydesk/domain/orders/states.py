@@ -1,0 +1,139 @@
+"""The order state machine: which transitions exist, and the one function that performs them.
+
+::
+
+    CREATED ──pay──► PAYING ──notify/query SUCCESS──► PAID ──refund──► PARTIALLY_REFUNDED / REFUNDED
+       │                │
+       └──expire/close──┴──► CLOSED          (PAID after CLOSED is an anomaly, never silent)
+
+A verified SUCCESS is accepted from CREATED as well as PAYING: the payer (or the sandbox) can be
+faster than our commit of the prepay.
+
+:func:`transition` is a compare-and-set on ``(state, version)``: it reads the order, checks the
+move is allowed, then ``UPDATE … WHERE id = :id AND version = :seen``. It writes the
+``order_events`` row and, when the merchant must hear of it, the outbox row, in the caller's
+transaction — so a transition and its announcement commit together or not at all. Two racing
+callers cannot both win: the loser's UPDATE matches no row, it re-reads, and finds the move
+already made (``None``) or no longer allowed.
+
+    >>> can_move(OrderState.CREATED, OrderState.PAID)
+    True
+    >>> can_move(OrderState.CLOSED, OrderState.PAID)
+    False
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paydesk.db.enums import OrderState
+from paydesk.db.models import Order, OrderEvent
+from paydesk.domain.errors import Conflict, NotFound
+from paydesk.domain.ids import IdSource
+from paydesk.domain.orders.views import order_view
+from paydesk.domain.outbox import add_event
+
+MOVES: dict[OrderState, frozenset[OrderState]] = {
+    OrderState.CREATED: frozenset({OrderState.PAYING, OrderState.PAID, OrderState.CLOSED}),
+    OrderState.PAYING: frozenset({OrderState.PAID, OrderState.CLOSED}),
+    OrderState.PAID: frozenset({OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED}),
+    OrderState.PARTIALLY_REFUNDED: frozenset({OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED}),
+    OrderState.REFUNDED: frozenset(),
+    OrderState.CLOSED: frozenset(),
+}
+
+#: The merchant event each arrival announces (refund events carry their own data).
+EVENT_FOR: dict[OrderState, str] = {
+    OrderState.PAID: "order.paid",
+    OrderState.CLOSED: "order.closed",
+    OrderState.REFUNDED: "order.refunded",
+}
+
+_MAX_RACES = 20
+
+
+def can_move(source: OrderState, target: OrderState) -> bool:
+    """Whether the machine has an arrow from ``source`` to ``target``."""
+    return target in MOVES[source]
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A transition that happened: the order as it is now, and where it came from."""
+
+    order: Order
+    from_state: OrderState
+
+
+async def transition(
+    session: AsyncSession,
+    *,
+    order_id: str,
+    to: OrderState,
+    cause: str,
+    now: datetime,
+    ids: IdSource,
+    detail: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+    refund_id: str | None = None,
+    event_data: dict[str, Any] | None = None,
+) -> Moved | None:
+    """Move an order to ``to`` (with extra column ``values``); ``None`` if it is already there.
+
+    Raises :class:`Conflict` if the order is in a state with no arrow to ``to``. The caller owns
+    the transaction. ``event_data`` overrides the merchant event's ``data`` (default: the order).
+    """
+    for _ in range(_MAX_RACES):
+        order = await session.scalar(
+            select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+        )
+        if order is None:
+            raise NotFound("order_not_found", f"no order {order_id}")
+        source = OrderState(order.state)
+        if source == to and to not in MOVES[source]:
+            return None
+        if not can_move(source, to):
+            raise Conflict(
+                "order_state_conflict",
+                f"order {order_id} is {source}; it cannot become {to}",
+                state=source.value,
+            )
+        changed = await session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.version == order.version)
+            .values(state=to, version=order.version + 1, updated_at=now, **(values or {}))
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # someone else moved it first: look again
+        await session.refresh(order)
+        session.add(
+            OrderEvent(
+                order_id=order_id,
+                refund_id=refund_id,
+                from_state=source.value,
+                to_state=to.value,
+                cause=cause,
+                detail=detail or {},
+                created_at=now,
+            )
+        )
+        event_type = EVENT_FOR.get(to)
+        if event_type is not None:
+            await add_event(
+                session,
+                ids=ids,
+                type=event_type,
+                mchid=order.mchid,
+                order_id=order_id,
+                refund_id=refund_id,
+                data=event_data if event_data is not None else order_view(order),
+                now=now,
+            )
+        return Moved(order=order, from_state=source)
+    raise Conflict("order_busy", f"order {order_id} is changing too often; try again")

@@ -1,0 +1,56 @@
+"""The transactional outbox: every event for the merchant is a row written with its cause.
+
+An event is ``{"id", "type", "created", "data"}`` — the exact JSON later signed and delivered
+to the merchant's webhook endpoints (at least once, by the workers). Writing it in the same
+transaction as the state change means a committed change is always announced and an announced
+change always committed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paydesk.db.models import OutboxEvent
+from paydesk.domain.ids import IdSource
+
+EVENT_TYPES = frozenset(
+    {
+        "order.paid",
+        "order.closed",
+        "order.refunded",
+        "refund.succeeded",
+        "refund.failed",
+        "anomaly.created",
+    }
+)
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    ids: IdSource,
+    type: str,
+    mchid: str,
+    data: dict[str, Any],
+    now: datetime,
+    order_id: str | None = None,
+    refund_id: str | None = None,
+) -> OutboxEvent:
+    """Add one event to the outbox in the caller's transaction."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    event_id = ids.new("evt")
+    row = OutboxEvent(
+        id=event_id,
+        type=type,
+        mchid=mchid,
+        order_id=order_id,
+        refund_id=refund_id,
+        payload={"id": event_id, "type": type, "created": int(now.timestamp()), "data": data},
+        created_at=now,
+    )
+    session.add(row)
+    return row

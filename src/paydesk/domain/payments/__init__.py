@@ -1,0 +1,1 @@
+"""Payment attempts (prepays) and settling what WeChat reports about them."""
