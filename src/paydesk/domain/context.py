@@ -7,6 +7,7 @@ with a fixed clock, a seeded id source and an in-process sandbox.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,6 +34,7 @@ class Services:
     clock: Clock
     ids: IdSource
     wechat: WeChatClient
+    secret_key: bytes
 
     @property
     def order_ttl(self) -> timedelta:
@@ -78,4 +80,21 @@ def build_services(
         clock=clock,
         ids=ids,
         wechat=wechat,
+        secret_key=secret_key_for(settings),
     )
+
+
+def secret_key_for(settings: Settings) -> bytes:
+    """The key that signs cashier links, pay tickets and OAuth state.
+
+    ``PAYDESK_SECRET_KEY`` (required outside development), or in development a random key kept
+    in ``<data_dir>/secret_key`` so links survive a restart.
+    """
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
