@@ -12,6 +12,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from paydesk.client.config import Endpoints, MerchantAccount
+from paydesk.protocol.keys import certificate_serial, make_self_signed_certificate
+from paydesk.protocol.v3.verify import KeySet
 from tests.client.doubles import (
     APIV3_KEY,
     BASE,
@@ -20,10 +24,6 @@ from tests.client.doubles import (
     V2_KEY,
     PayDouble,
 )
-
-from paydesk.client.config import Endpoints, MerchantAccount
-from paydesk.protocol.keys import certificate_serial, make_self_signed_certificate
-from paydesk.protocol.v3.verify import KeySet
 
 
 def _rsa() -> RSAPrivateKey:

@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
-from tests.sandbox.conftest import ServerThread
 
 from paydesk.client import (
     AppAccount,
@@ -47,6 +46,7 @@ from paydesk.sandbox.credentials import (
     DEFAULT_OFFICIAL_ACCOUNT_APPID,
     MerchantCredentials,
 )
+from tests.sandbox.conftest import ServerThread
 
 BASE = "http://host.test/sandbox"
 NOTIFY = "https://merchant.test/notify"

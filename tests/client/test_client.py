@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.client.doubles import NOW, Upstream
 
 from paydesk.client import (
     AppAccount,
@@ -15,6 +14,7 @@ from paydesk.client import (
     WeChatClient,
 )
 from paydesk.client.tokens import MemoryTokenStore
+from tests.client.doubles import NOW, Upstream
 
 APP = AppAccount("wx5a0d5a0d00000001", "app-secret")
 

@@ -6,7 +6,6 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from tests.client.doubles import APIV3_KEY, PUBLIC_KEY_ID
 
 from paydesk.client.config import (
     AppAccount,
@@ -17,6 +16,7 @@ from paydesk.client.config import (
 )
 from paydesk.protocol.errors import KeyFormatError, UnsupportedSignatureType
 from paydesk.protocol.v3.verify import KeySet
+from tests.client.doubles import APIV3_KEY, PUBLIC_KEY_ID
 
 
 @pytest.mark.parametrize(

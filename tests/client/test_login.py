@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from tests.client.doubles import Upstream
 
 from paydesk.client import errors
 from paydesk.client.config import AppAccount, Endpoints
 from paydesk.client.login import LoginClient
+from tests.client.doubles import Upstream
 
 APP = AppAccount("wx5a0d5a0d00000001", "app-secret")
 Sleep = Callable[[float], Awaitable[None]]

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from tests.client.doubles import NOW, Upstream
 
 from paydesk.client import errors
 from paydesk.client.config import AppAccount, Endpoints
 from paydesk.client.messages import MessagesClient
 from paydesk.client.tokens import AccessTokens, CachedToken
+from tests.client.doubles import NOW, Upstream
 
 APP = AppAccount("wx5a0d5a0d00000001", "app-secret")
 BODY = {"touser": "oUser", "msgtype": "text", "text": {"content": "订单已创建"}}

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.client.doubles import Upstream
 
 from paydesk.client import errors
 from paydesk.client.config import AppAccount, Endpoints
 from paydesk.client.oauth import OAuthClient, UserInfo
+from tests.client.doubles import Upstream
 
 APP = AppAccount("wx5a0d5a0d00000002", "oa-secret")
 Sleep = Callable[[float], Awaitable[None]]

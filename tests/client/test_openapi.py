@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from tests.client.doubles import Upstream
 
 from paydesk.client import errors
 from paydesk.client._openapi import OpenApi, read_answer, required_text
 from paydesk.client.config import Endpoints
+from tests.client.doubles import Upstream
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from tests.client.doubles import APIV3_KEY, BASE, V2_KEY
 
 from paydesk.client import errors
 from paydesk.client.config import Endpoints, MerchantAccount
@@ -17,6 +16,7 @@ from paydesk.protocol.errors import KeyFormatError, MalformedInput, SignatureMis
 from paydesk.protocol.v2.codec import parse_v2_fields, signed_xml
 from paydesk.protocol.v2.sign import verify_v2
 from paydesk.protocol.v3.verify import KeySet
+from tests.client.doubles import APIV3_KEY, BASE, V2_KEY
 
 Sleep = Callable[[float], Awaitable[None]]
 MCHID = "1900000001"

@@ -14,7 +14,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
-from tests.client.doubles import BASE, NOW, PUBLIC_KEY_ID, PayDouble
 
 from paydesk.client import errors
 from paydesk.client.config import Endpoints, MerchantAccount
@@ -38,6 +37,7 @@ from paydesk.protocol.v3.models import (
 )
 from paydesk.protocol.v3.signing import parse_authorization, verify_authorization
 from paydesk.protocol.v3.verify import KeySet
+from tests.client.doubles import BASE, NOW, PUBLIC_KEY_ID, PayDouble
 
 Sleep = Callable[[float], Awaitable[None]]
 MCHID = "1900000001"

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from tests.client.doubles import NOW, Upstream
 
 from paydesk.client import errors
 from paydesk.client.config import AppAccount, Endpoints
 from paydesk.client.tokens import AccessTokens, CachedToken, MemoryTokenStore, TokenClient
+from tests.client.doubles import NOW, Upstream
 
 APP = AppAccount("wx5a0d5a0d00000001", "app-secret")
 Sleep = Callable[[float], Awaitable[None]]
