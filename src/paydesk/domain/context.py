@@ -1,7 +1,8 @@
 """The services container: everything a request handler or a worker job needs, built once.
 
 ``build_services(settings, config)`` wires the database, the WeChat client (real hosts, or the
-sandbox through an injected transport and base URL), the clock and the id source. Tests build it
+sandbox through an injected transport and base URL), the clock, the id source and the cache
+(Redis when ``PAYDESK_REDIS_URL`` is set, else process memory and the database). Tests build it
 with a fixed clock, a seeded id source and an in-process sandbox.
 """
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from paydesk.cache import Cache, build_cache
 from paydesk.client import Endpoints, WeChatClient
 from paydesk.db.engine import create_engine, session_factory
 from paydesk.domain.accounts import accounts
@@ -35,6 +37,8 @@ class Services:
     ids: IdSource
     wechat: WeChatClient
     secret_key: bytes
+    #: Sessions, rate limits, locks: shared by every replica when Redis is configured.
+    cache: Cache
 
     @property
     def order_ttl(self) -> timedelta:
@@ -42,8 +46,9 @@ class Services:
         return timedelta(seconds=self.settings.order_ttl_seconds)
 
     async def aclose(self) -> None:
-        """Close the WeChat client and the database pool."""
+        """Close the WeChat client, the cache and the database pool."""
         await self.wechat.aclose()
+        await self.cache.aclose()
         await self.engine.dispose()
 
 
@@ -56,11 +61,16 @@ def build_services(
     wechat_transport: httpx.AsyncBaseTransport | None = None,
     endpoints: Endpoints | None = None,
     engine: AsyncEngine | None = None,
+    cache: Cache | None = None,
 ) -> Services:
     """Wire everything from settings and config; injected parts replace the defaults."""
     clock = clock or SystemClock()
     ids = ids or IdSource(clock)
     engine = engine or create_engine(settings.effective_database_url())
+    db = session_factory(engine)
+    cache = cache or build_cache(
+        settings.redis_url, settings.redis_prefix, database=db, clock=clock.now
+    )
     merchants, apps = accounts(config)
     wechat = WeChatClient(
         merchants=merchants,
@@ -76,11 +86,12 @@ def build_services(
         settings=settings,
         registry=Registry(config, settings.public_url),
         engine=engine,
-        db=session_factory(engine),
+        db=db,
         clock=clock,
         ids=ids,
         wechat=wechat,
         secret_key=secret_key_for(settings),
+        cache=cache,
     )
 
 
