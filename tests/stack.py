@@ -29,7 +29,7 @@ from paydesk.domain.clock import Clock, SystemClock
 from paydesk.domain.context import Services, build_services
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.settings import Settings
-from paydesk.settings.config import ApiVersion
+from paydesk.settings.config import ApiVersion, SignTypeV2
 
 PAYDESK_URL = "http://paydesk.test"
 SANDBOX_URL = "http://sandbox.test"
@@ -94,7 +94,10 @@ def sandbox_credentials() -> SandboxCredentials:
 async def make_stack(
     sandbox_credentials: SandboxCredentials, db_engine: AsyncEngine, tmp_path: Path
 ) -> AsyncIterator[StackFactory]:
-    """Build a stack: ``await make_stack(api_versions={"1900000002": "v2"}, clock=...)``."""
+    """Build a stack: ``await make_stack(api_versions={"1900000002": "v2"}, clock=...)``.
+
+    ``v2_sign_type`` pins the signature of every v2 merchant (``MD5`` or ``HMAC-SHA256``).
+    """
     opened: list[tuple[Sandbox, httpx.AsyncClient, httpx.AsyncClient]] = []
 
     async def build(
@@ -102,12 +105,15 @@ async def make_stack(
         api_versions: Mapping[str, ApiVersion] | None = None,
         clock: Clock | None = None,
         settings: Mapping[str, Any] | None = None,
+        v2_sign_type: SignTypeV2 = "HMAC-SHA256",
     ) -> Stack:
         clock = clock or SystemClock()
         back_to_api = LateASGITransport()
         sandbox = Sandbox(sandbox_credentials, wall=clock.now, transport=back_to_api, seed=7)
         await sandbox.start()
-        config = config_from_sandbox(sandbox_credentials, api_versions=api_versions)
+        config = config_from_sandbox(
+            sandbox_credentials, api_versions=api_versions, v2_sign_type=v2_sign_type
+        )
         services = build_services(
             Settings(public_url=PAYDESK_URL, data_dir=tmp_path, **(settings or {})),
             config,
@@ -139,6 +145,7 @@ async def make_stack(
         await sandbox.stop()
     for services in stack_services:
         await services.wechat.aclose()
+        await services.cache.aclose()
 
 
 @pytest.fixture

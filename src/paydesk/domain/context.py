@@ -81,6 +81,9 @@ def build_services(
         ),
         transport=wechat_transport,
         clock=lambda: int(clock.now().timestamp()),
+        # One access token for every replica: Redis when configured (its lock makes the refresh
+        # single-flight across processes), process memory otherwise.
+        token_store=cache.tokens,
     )
     return Services(
         settings=settings,
