@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/paydesk selfcheck
+	$(BIN)/paydesk demo
 
 lint: setup
 	$(BIN)/ruff check src tests bench
