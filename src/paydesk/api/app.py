@@ -17,7 +17,17 @@ from fastapi import APIRouter, FastAPI
 from paydesk import __version__
 from paydesk.api.errors import install_error_handlers
 from paydesk.api.middleware import RequestIdMiddleware, too_large_response
-from paydesk.api.routes import health, orders
+from paydesk.api.routes import (
+    auth,
+    cashier,
+    health,
+    notify,
+    orders,
+    pay,
+    push,
+    refunds,
+    tickets,
+)
 from paydesk.domain.context import Services
 from paydesk.sandbox.http import BodyLimitMiddleware
 
@@ -46,7 +56,18 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (health.router, orders.router, *extra_routers):
+    for router in (
+        health.router,
+        orders.router,
+        auth.router,
+        pay.router,
+        notify.router,
+        refunds.router,
+        cashier.router,
+        push.router,
+        tickets.router,
+        *extra_routers,
+    ):
         app.include_router(router)
     app.add_middleware(
         BodyLimitMiddleware,

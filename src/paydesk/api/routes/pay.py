@@ -1,6 +1,8 @@
 """Paying an order and reading it: the mini program user's routes, shared with the merchant.
 
 POST /api/v1/orders/{id}/pay   user (pds_…)          {"channel": "miniprogram"} → wx.requestPayment
+                                                     {"channel": "virtual"} → requestVirtualPayment
+                               merchant (pdk_…)      jsapi / h5 / native / app: routes/cashier.py
 GET  /api/v1/orders/{id}       merchant (pdk_…) or user; ``?sync=true`` asks WeChat while PAYING
 
 The client never names an amount: the order's amount is the merchant backend's. The mini
@@ -22,15 +24,16 @@ from pydantic_core import PydanticCustomError
 
 from paydesk.api.deps import ServicesDep
 from paydesk.api.deps_user import ClientIp, UserOrMerchant
+from paydesk.api.routes.cashier import MerchantPayRequest, merchant_pay, read_merchant_pay
 from paydesk.cache import SessionRecord
 from paydesk.db.enums import OrderState, PaymentChannel
 from paydesk.db.models import Order
 from paydesk.domain.context import Services
-from paydesk.domain.errors import Unauthenticated
 from paydesk.domain.orders.service import get_order
 from paydesk.domain.orders.views import order_view
-from paydesk.domain.payments.prepay import Payer, start_payment
+from paydesk.domain.payments.prepay import Payer, PaymentStart, start_payment
 from paydesk.domain.payments.sync import sync_order
+from paydesk.domain.payments.virtual import VirtualStart, start_virtual_payment
 from paydesk.domain.users import limits, order_for_user
 
 router = APIRouter(prefix="/api/v1/orders", tags=["pay"])
@@ -43,7 +46,7 @@ class UserPayRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel: Literal["miniprogram"]
+    channel: Literal["miniprogram", "virtual"]
 
     @model_validator(mode="before")
     @classmethod
@@ -77,7 +80,11 @@ async def user_pay(
     await limits.enforce(services, f"pay:{user.user_id}", limits.PAY_PER_USER)
     await order_for_user(services, order_id, user)
     payer = Payer(appid=user.appid, openid=user.openid, user_id=user.user_id, client_ip=client_ip)
-    start = await start_payment(services, order_id, PaymentChannel(body.channel), payer)
+    start: PaymentStart | VirtualStart
+    if body.channel == "virtual":  # wx.requestVirtualPayment: domain/payments/virtual.py
+        start = await start_virtual_payment(services, order_id, user)
+    else:
+        start = await start_payment(services, order_id, PaymentChannel(body.channel), payer)
     return {
         "order_id": start.payment.order_id,
         "payment_id": start.payment.id,
@@ -93,7 +100,16 @@ async def user_pay(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": UserPayRequest.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            UserPayRequest.model_json_schema(),
+                            MerchantPayRequest.model_json_schema(),
+                        ]
+                    }
+                }
+            },
         }
     },
 )
@@ -107,9 +123,7 @@ async def pay_order(
     """The ``wx.requestPayment`` parameters for this order (a still-valid prepay is reused)."""
     if isinstance(caller, SessionRecord):
         return await user_pay(services, order_id, caller, read_user_pay(payload), client_ip)
-    raise Unauthenticated(
-        "invalid_session", "paying as a mini program user needs Authorization: Bearer pds_…"
-    )
+    return await merchant_pay(services, caller, order_id, read_merchant_pay(payload))
 
 
 @router.get("/{order_id}")
