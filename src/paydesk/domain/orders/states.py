@@ -82,16 +82,23 @@ async def transition(
     values: dict[str, Any] | None = None,
     refund_id: str | None = None,
     event_data: dict[str, Any] | None = None,
+    seen: Order | None = None,
 ) -> Moved | None:
     """Move an order to ``to`` (with extra column ``values``); ``None`` if it is already there.
 
     Raises :class:`Conflict` if the order is in a state with no arrow to ``to``. The caller owns
     the transaction. ``event_data`` overrides the merchant event's ``data`` (default: the order).
+    ``seen`` is the order as the caller just read it in this transaction: the first look is
+    skipped (the compare-and-set still checks its version).
     """
     for _ in range(_MAX_RACES):
-        order = await session.scalar(
-            select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-        )
+        if seen is not None and seen.id == order_id:
+            order: Order | None = seen  # just read in this transaction: the CAS below checks it
+            seen = None
+        else:
+            order = await session.scalar(
+                select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+            )
         if order is None:
             raise NotFound("order_not_found", f"no order {order_id}")
         source = OrderState(order.state)
@@ -103,15 +110,17 @@ async def transition(
                 f"order {order_id} is {source}; it cannot become {to}",
                 state=source.value,
             )
-        changed = await session.execute(
+        # RETURNING refreshes the order in the same round trip as the compare-and-set.
+        changed = await session.scalar(
             update(Order)
             .where(Order.id == order_id, Order.version == order.version)
             .values(state=to, version=order.version + 1, updated_at=now, **(values or {}))
-            .execution_options(synchronize_session=False)
+            .returning(Order)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if changed is None:
             continue  # someone else moved it first: look again
-        await session.refresh(order)
+        order = changed
         session.add(
             OrderEvent(
                 order_id=order_id,

@@ -67,10 +67,17 @@ async def settle(
     session: AsyncSession, report: TradeReport, *, cause: str, now: datetime, ids: IdSource
 ) -> Settled:
     """Apply ``report`` in the caller's transaction (see the module docstring)."""
-    payment = await session.scalar(
-        select(Payment).where(Payment.out_trade_no == report.out_trade_no)
-    )
-    if payment is None or payment.mchid != report.mchid:
+    # The attempt and its order in one round trip (this runs for every notification).
+    found = (
+        await session.execute(
+            select(Payment, Order)
+            .join(Order, Order.id == Payment.order_id)
+            .where(Payment.out_trade_no == report.out_trade_no)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    payment, order = (found[0], found[1]) if found is not None else (None, None)
+    if payment is None or order is None or payment.mchid != report.mchid:
         await record_anomaly(
             session,
             kind="unknown_order",
@@ -85,8 +92,6 @@ async def settle(
             },
         )
         return Settled(Outcome.UNKNOWN_ORDER, anomaly="unknown_order")
-    order = await session.get(Order, payment.order_id, populate_existing=True)
-    assert order is not None  # payments.order_id is a foreign key
     if report.trade_state not in ("SUCCESS", "REFUND"):
         payment.trade_state = report.trade_state
         return Settled(Outcome.NOT_PAID, order)
@@ -113,6 +118,7 @@ async def settle(
         moved = await transition(
             session,
             order_id=order.id,
+            seen=order,
             to=OrderState.PAID,
             cause=cause,
             now=now,
