@@ -16,7 +16,11 @@ from fastapi import APIRouter, FastAPI
 
 from paydesk import __version__
 from paydesk.api.errors import install_error_handlers
-from paydesk.api.middleware import RequestIdMiddleware, too_large_response
+from paydesk.api.middleware import (
+    RequestIdMiddleware,
+    RequestLimitsMiddleware,
+    too_large_response,
+)
 from paydesk.api.routes import (
     auth,
     cashier,
@@ -45,6 +49,8 @@ def create_app(
         try:
             yield
         finally:
+            # A notification answered at its deadline may still be finishing its transaction.
+            await notify.finish_in_flight()
             if close_services_on_shutdown:
                 await services.aclose()
 
@@ -74,5 +80,6 @@ def create_app(
         max_bytes=services.settings.max_body_bytes,
         too_large=too_large_response,
     )
+    app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(RequestIdMiddleware, ids=services.ids)
     return app
