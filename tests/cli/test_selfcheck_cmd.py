@@ -19,7 +19,7 @@ def test_selfcheck_passes_and_prints_a_table() -> None:
 
 def test_selfcheck_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     broken = [selfcheck.CheckResult("Pay v3", "x", "src", passed=False, detail="output differs")]
-    monkeypatch.setattr("paydesk.cli.selfcheck_cmd.run_all", lambda: broken)
+    monkeypatch.setattr(selfcheck, "run_all", lambda: broken)
     result = CliRunner().invoke(app, ["selfcheck"])
     assert result.exit_code == 1
     assert "1 of 1 checks failed" in result.output

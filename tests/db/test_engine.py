@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import ArgumentError, InvalidRequestError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
+from paydesk.db import engine as engine_module
 from paydesk.db.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
+    SQLiteSession,
     UnsupportedDatabaseURL,
     create_engine,
     default_sqlite_url,
@@ -59,7 +65,7 @@ def test_the_default_sqlite_file_is_an_absolute_path_in_the_data_dir(
     assert url == f"sqlite+aiosqlite:///{tmp_path}/data/paydesk.sqlite3"
 
 
-async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
+async def test_sqlite_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(
     tmp_path: Path,
 ) -> None:
     engine = create_engine(default_sqlite_url(tmp_path / "new" / "data"))
@@ -67,12 +73,12 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
         async with engine.connect() as connection:
             pragmas = [
                 (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
-                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
             ]
     finally:
         await engine.dispose()
 
-    assert pragmas == ["wal", 1, SQLITE_BUSY_TIMEOUT_MS]
+    assert pragmas == ["wal", 1, 1, SQLITE_BUSY_TIMEOUT_MS]  # synchronous 1 is NORMAL
     assert (tmp_path / "new" / "data" / "paydesk.sqlite3").is_file()
 
 
@@ -168,3 +174,165 @@ async def test_a_read_then_write_transaction_survives_a_concurrent_writer(
 
     async with factory() as session:
         assert await session.scalar(select(Order.version)) == 11
+
+
+# --- SQLite: reads take no lock; writers queue in this process, first come first served --------
+
+
+@pytest.fixture
+async def sqlite(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A SQLite engine (whatever the run's backend) on a fresh file with ``counter(id, value)``."""
+    engine = create_engine(default_sqlite_url(tmp_path))
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE counter (id INTEGER PRIMARY KEY, value INT)")
+        await connection.exec_driver_sql("INSERT INTO counter VALUES (1, 0)")
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_reads_neither_wait_for_a_writer_nor_hold_one_up(sqlite: AsyncEngine) -> None:
+    factory = session_factory(sqlite)
+    async with asyncio.timeout(2):  # a read that took the write lock would wait 5 s here
+        async with factory.begin() as writer:
+            await writer.execute(text("UPDATE counter SET value = 1"))
+            async with factory() as reader:
+                during = await reader.scalar(text("SELECT value FROM counter"))
+        async with factory() as reader:
+            await reader.scalar(text("SELECT value FROM counter"))
+            async with factory.begin() as writer:  # while that read is still open
+                await writer.execute(text("UPDATE counter SET value = 2"))
+            after = await reader.scalar(text("SELECT value FROM counter"))
+
+    assert during == 0  # the committed value, not the pending write
+    assert after == 1  # one snapshot per read transaction
+
+
+async def test_sqlite_writers_take_turns_in_the_order_they_came(sqlite: AsyncEngine) -> None:
+    factory = session_factory(sqlite)
+    turns: list[int] = []
+
+    async def write(number: int) -> None:
+        async with factory.begin() as session:
+            turns.append(number)
+            await session.execute(text("UPDATE counter SET value = value + 1"))
+
+    async with factory.begin() as first:
+        await first.execute(text("UPDATE counter SET value = value + 1"))
+        waiting = []
+        for number in range(8):
+            waiting.append(asyncio.create_task(write(number)))
+            await asyncio.sleep(0)  # this one queues before the next is created
+        await asyncio.sleep(0.05)
+        assert turns == []
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
+
+    assert turns == list(range(8))
+    async with factory() as session:
+        assert await session.scalar(text("SELECT value FROM counter")) == 9
+
+
+async def test_a_failed_sqlite_write_gives_up_its_turn(sqlite: AsyncEngine) -> None:
+    factory = session_factory(sqlite)
+
+    async def write_then_fail() -> None:
+        async with factory.begin() as session:
+            await session.execute(text("UPDATE counter SET value = 5"))
+            raise LookupError("the caller's own failure")
+
+    async def begin_twice() -> None:
+        async with factory() as session:
+            await session.execute(text("SELECT 1"))
+            async with session.begin():
+                pass
+
+    with pytest.raises(LookupError):
+        await write_then_fail()
+    with pytest.raises(InvalidRequestError, match="already begun"):
+        await begin_twice()
+
+    async with asyncio.timeout(2), factory.begin() as session:
+        assert await session.scalar(text("SELECT value FROM counter")) == 0
+
+
+async def test_a_sqlite_writer_waits_for_its_turn_at_most_the_busy_timeout(
+    sqlite: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    factory = session_factory(sqlite)
+    async with factory.begin():
+        with pytest.raises(OperationalError, match="BEGIN IMMEDIATE"):
+            async with factory.begin():
+                pass  # a write nested in a write can never have its turn
+
+
+async def test_another_process_holding_the_write_lock_is_a_database_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)  # the connections' timeout
+    engine = create_engine(default_sqlite_url(tmp_path))
+    factory = session_factory(engine)
+    other = sqlite3.connect(tmp_path / "paydesk.sqlite3", isolation_level=None)
+    try:
+        async with factory.begin() as session:
+            await session.execute(text("CREATE TABLE counter (value INT)"))
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with factory.begin() as session:
+                await session.execute(text("INSERT INTO counter VALUES (1)"))
+        other.execute("ROLLBACK")
+        async with asyncio.timeout(2), factory.begin() as session:  # its turn was given back
+            await session.execute(text("INSERT INTO counter VALUES (2)"))
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+async def test_a_connection_back_in_the_pool_mid_transaction_is_rolled_back(
+    sqlite: AsyncEngine, tmp_path: Path
+) -> None:
+    def return_it_mid_transaction(connection: Connection) -> None:
+        raw = connection.engine.raw_connection()
+        raw.dbapi_connection.run_async(  # type: ignore[union-attr]
+            lambda driver: driver.execute("BEGIN IMMEDIATE")
+        )
+        raw.close()
+
+    async with sqlite.connect() as connection:
+        await connection.run_sync(return_it_mid_transaction)
+
+    other = sqlite3.connect(tmp_path / "paydesk.sqlite3", isolation_level=None, timeout=0.1)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if it had stayed open
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+async def test_sqlite_sessions_on_a_connection_or_in_memory_write_too() -> None:
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("CREATE TABLE counter (value INT)")
+            await connection.commit()
+            async with SQLiteSession(bind=connection) as bound, bound.begin():
+                await bound.execute(text("INSERT INTO counter VALUES (1)"))
+        async with session_factory(engine).begin() as session:
+            await session.execute(text("INSERT INTO counter VALUES (2)"))
+        async with session_factory(engine)() as reader:
+            assert list(await reader.scalars(text("SELECT value FROM counter"))) == [1, 2]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_session_without_a_bind_cannot_write() -> None:
+    with pytest.raises(ArgumentError, match="needs a bind"):
+        async with SQLiteSession().begin():
+            pass
+
+
+def test_postgresql_sessions_are_plain() -> None:
+    factory = session_factory(create_engine("postgresql://paydesk@db/paydesk"))
+
+    assert factory.class_ is AsyncSession

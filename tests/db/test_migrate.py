@@ -55,8 +55,8 @@ def _tables(connection: Connection) -> set[str]:
 
 
 def test_the_run_database_is_migrated_to_head(database_url: str) -> None:
-    assert head_revision() == "0001"
-    assert current_revision(database_url) == "0001"
+    assert head_revision() == "0002"
+    assert current_revision(database_url) == "0002"
 
 
 async def test_the_migrated_schema_is_exactly_the_models(db_engine: AsyncEngine) -> None:
@@ -112,7 +112,7 @@ def test_a_fresh_database_goes_up_down_and_up_again(
     assert current_revision(fresh_database_url) is None
 
     upgrade(fresh_database_url)
-    assert current_revision(fresh_database_url) == "0001"
+    assert current_revision(fresh_database_url) == "0002"
 
     # Downgrading goes through env.py's own-engine path, as the ``alembic`` command would.
     monkeypatch.setenv("PAYDESK_DATABASE_URL", fresh_database_url)
@@ -148,7 +148,7 @@ async def test_replicas_starting_together_migrate_one_after_the_other(
         for engine in engines:
             await engine.dispose()
 
-    assert revision == "0001"
+    assert revision == "0002"
 
 
 def test_offline_mode_prints_the_sql_for_a_dba() -> None:

@@ -20,6 +20,7 @@ from paydesk.cli import (
     config_cmd,
     db_cmd,
     demo_cmd,
+    reconcile_cmd,
     sandbox_cmd,
     selfcheck_cmd,
     serve_cmd,
@@ -43,6 +44,7 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(apikey_cmd.app, name="apikey")
 app.add_typer(config_cmd.app, name="config")
+app.command("reconcile")(reconcile_cmd.reconcile)
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
 from paydesk.cli.serve_cmd import shown_database
 
@@ -26,9 +25,18 @@ app = typer.Typer(help="Migrate the database and show its revision.", no_args_is
 
 _T = TypeVar("_T")
 
-#: What reaching a database can raise (RuntimeError: MigrationError); each becomes one red
-#: line and exit status 1.
-DATABASE_ERRORS = (OSError, ValueError, RuntimeError, SQLAlchemyError)
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """What reaching a database can raise (RuntimeError: MigrationError); each becomes one red
+    line and exit status 1.
+
+    >>> RuntimeError in database_errors()
+    True
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (OSError, ValueError, RuntimeError, SQLAlchemyError)
 
 
 def database_url() -> str:
@@ -46,7 +54,7 @@ def on_database(url: str, action: Callable[[], _T]) -> _T:
     """Run ``action``; a database failure is a red line with what to try, and exit 1."""
     try:
         return action()
-    except DATABASE_ERRORS as exc:
+    except database_errors() as exc:
         console = Console(stderr=True)
         console.print(f"[red]Database {shown_database(url)} failed:[/red] {exc}")
         console.print("Check PAYDESK_DATABASE_URL (and that the server is running).")

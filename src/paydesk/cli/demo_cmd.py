@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    import httpx
+
     from paydesk.api.serve import Runtime
 
 #: The demo app's public URL: nothing listens there, every request goes in-process.
@@ -310,6 +311,8 @@ async def run_demo(console: Console, data_dir: Path) -> dict[str, Any]:
 
 def demo() -> None:
     """Run the whole mini program flow in-process and print each step; exit 0 only if PAID."""
+    import httpx  # here, like the app's modules: other commands do not need it
+
     console = Console()
     console.print(
         "[bold]paydesk demo[/bold] — a mini program pays an order, against the app "

@@ -6,11 +6,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from paydesk.selfcheck import run_all
-
 
 def selfcheck() -> None:
     """Run the official known-answer vectors through paydesk.protocol and print a table."""
+    # Imported here: the vectors pull in the protocol's models, which other commands do not need.
+    from paydesk.selfcheck import run_all
+
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 120)

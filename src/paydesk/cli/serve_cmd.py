@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
     from paydesk.api.serve import Runtime
@@ -25,13 +23,23 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
-#: What can stop ``serve`` before it listens; each is shown as one red line, exit 1.
-STARTUP_ERRORS = (
-    OSError,  # unreadable data dir or config file, database unreachable
-    ValueError,  # ServeConfigError, SecretError, bad TOML, pydantic's ValidationError, bad URL
-    RuntimeError,  # MigrationError
-    SQLAlchemyError,
-)
+
+def startup_errors() -> tuple[type[Exception], ...]:
+    """What can stop ``serve`` before it listens; each is shown as one red line, exit 1.
+
+    A function, not a constant: SQLAlchemy is imported only by the commands that use it.
+
+    >>> OSError in startup_errors()
+    True
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (
+        OSError,  # unreadable data dir or config file, database unreachable
+        ValueError,  # ServeConfigError, SecretError, bad TOML, pydantic's ValidationError, bad URL
+        RuntimeError,  # MigrationError
+        SQLAlchemyError,
+    )
 
 
 def shown_database(url: str) -> str:
@@ -40,6 +48,8 @@ def shown_database(url: str) -> str:
     >>> shown_database("postgresql+asyncpg://pd:s3cret@db/paydesk")
     'postgresql+asyncpg://pd:***@db/paydesk'
     """
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -84,15 +94,17 @@ def serve(
     import uvicorn
 
     from paydesk.api.serve import build_runtime, serve_settings
+    from paydesk.workers.jobs import background_jobs
 
     console = Console()
     try:
         settings = serve_settings(host, port)
         with console.status("Loading the configuration (sandbox keys: made on the first start)"):
-            runtime = build_runtime(settings)
+            # The worker (webhooks, sweeps) runs beside the app unless switched off.
+            runtime = build_runtime(settings, background=background_jobs(settings))
         with console.status("Migrating the database"):
             first_key = asyncio.run(runtime.prepare())
-    except STARTUP_ERRORS as exc:
+    except startup_errors() as exc:
         console.print(f"[red]paydesk serve cannot start:[/red] {exc}")
         console.print("Check your PAYDESK_* variables with: paydesk config check")
         raise typer.Exit(code=1) from exc

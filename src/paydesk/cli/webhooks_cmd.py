@@ -6,7 +6,8 @@
     $ paydesk webhooks rotate whe_01HV…        # a new secret; both sign until `retire`
 
 A secret is printed once, by ``add`` and ``rotate``; ``list`` shows how many are active, never
-which.
+which. The database and domain modules are imported inside the commands (about a second of
+imports), so that ``paydesk --help`` and the other commands start fast.
 """
 
 from __future__ import annotations
@@ -14,41 +15,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from paydesk.db.enums import DeliveryState
-from paydesk.db.models import WebhookEndpoint
-from paydesk.domain.context import Services, build_services
-from paydesk.domain.errors import DomainError
-from paydesk.domain.webhooks import (
-    DeliveryView,
-    add_endpoint,
-    disable_endpoint,
-    enable_endpoint,
-    list_endpoints,
-    recent_deliveries,
-    resend,
-    retire_old_secret,
-    rotate_secret,
-)
-from paydesk.settings import load_settings_and_config
+if TYPE_CHECKING:
+    from paydesk.db.models import WebhookEndpoint
+    from paydesk.domain.context import Services
+    from paydesk.domain.webhooks import DeliveryView
 
 app = typer.Typer(help="Webhook endpoints, secrets, deliveries and resends.", no_args_is_help=True)
 
 _T = TypeVar("_T")
-_STATE_STYLE = {
-    DeliveryState.PENDING: "yellow",
-    DeliveryState.DELIVERED: "green",
-    DeliveryState.DEAD: "red",
-}
+#: Colour of each ``DeliveryState`` (keyed by value: the enum lives with the models).
+_STATE_STYLE = {"PENDING": "yellow", "DELIVERED": "green", "DEAD": "red"}
 
 
 def _run(action: Callable[[Services], Awaitable[_T]]) -> _T:
     """Run ``action`` with the process's services; a domain error becomes a red line, exit 1."""
+    from paydesk.domain.context import build_services
+    from paydesk.domain.errors import DomainError
+    from paydesk.settings import load_settings_and_config
 
     async def main() -> _T:
         services = build_services(*load_settings_and_config())
@@ -87,12 +76,14 @@ def endpoints_table(endpoints: list[WebhookEndpoint]) -> Table:
 
 def deliveries_table(deliveries: list[DeliveryView]) -> Table:
     """The latest deliveries: where each event stands at each endpoint."""
+    from paydesk.db.enums import DeliveryState
+
     table = Table(title="Recent deliveries", title_justify="left")
     for column in ("delivery", "event", "type", "endpoint", "state", "attempts", "last status",
                    "next try / delivered (UTC)"):  # fmt: skip
         table.add_column(column, overflow="fold")
     for delivery in deliveries:
-        style = _STATE_STYLE[delivery.state]
+        style = _STATE_STYLE[delivery.state.value]
         moment = (
             delivery.delivered_at
             if delivery.state is DeliveryState.DELIVERED
@@ -117,6 +108,8 @@ def add(
     url: Annotated[str, typer.Option(help="Absolute http(s) URL of the receiver.")],
 ) -> None:
     """Register an endpoint and print its signing secret (shown this once)."""
+    from paydesk.domain.webhooks import add_endpoint
+
 
     async def action(services: Services) -> tuple[WebhookEndpoint, str]:
         async with services.db.begin() as session:
@@ -136,6 +129,8 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, help="How many recent deliveries.")] = 20,
 ) -> None:
     """Show the endpoints, then the latest deliveries with state, attempts and last status."""
+    from paydesk.domain.webhooks import list_endpoints, recent_deliveries
+
 
     async def action(services: Services) -> tuple[list[WebhookEndpoint], list[DeliveryView]]:
         async with services.db() as session:
@@ -155,6 +150,8 @@ def resend_(
     target: Annotated[str, typer.Argument(help="An event id (evt_…) or a delivery id (dlv_…).")],
 ) -> None:
     """Send an event again (same id) to every enabled endpoint, or one delivery again."""
+    from paydesk.domain.webhooks import resend
+
 
     async def action(services: Services) -> list[tuple[str, str, str]]:
         async with services.db.begin() as session:
@@ -170,6 +167,8 @@ def resend_(
 @app.command("rotate")
 def rotate(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
     """Add a new secret; the old one keeps signing until `paydesk webhooks retire`."""
+    from paydesk.domain.webhooks import rotate_secret
+
 
     async def action(services: Services) -> str:
         async with services.db.begin() as session:
@@ -187,6 +186,8 @@ def rotate(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_�
 @app.command("retire")
 def retire(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
     """Drop the old secret after a rotation; only the newest keeps signing."""
+    from paydesk.domain.webhooks import retire_old_secret
+
 
     async def action(services: Services) -> WebhookEndpoint:
         async with services.db.begin() as session:
@@ -199,6 +200,8 @@ def retire(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_�
 @app.command("disable")
 def disable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
     """Stop sending to an endpoint (its pending deliveries wait)."""
+    from paydesk.domain.webhooks import disable_endpoint
+
 
     async def action(services: Services) -> WebhookEndpoint:
         async with services.db.begin() as session:
@@ -211,6 +214,8 @@ def disable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_�
 @app.command("enable")
 def enable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
     """Send to an endpoint again, starting with what waited."""
+    from paydesk.domain.webhooks import enable_endpoint
+
 
     async def action(services: Services) -> WebhookEndpoint:
         async with services.db.begin() as session:

@@ -1,6 +1,6 @@
 """``paydesk worker``: run the background jobs until SIGTERM.
 
-    $ paydesk worker                       # webhook fan-out and delivery, forever
+    $ paydesk worker                       # webhooks and sweeps (workers/jobs.py), forever
     $ paydesk worker --once                # until there is nothing left to do, then exit
 
 Any number of workers may run against PostgreSQL (rows are claimed with ``FOR UPDATE SKIP
@@ -13,42 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.console import Console
 
-from paydesk.db.engine import is_postgresql
-from paydesk.domain.context import Services, build_services
-from paydesk.settings import load_settings_and_config
-from paydesk.workers import DeliveryOptions, JobContext, Worker, delivery_jobs
+if TYPE_CHECKING:
+    from paydesk.domain.context import Services
+    from paydesk.workers import DeliveryOptions
 
 log = logging.getLogger("paydesk.workers")
-
-
-def job_context(services: Services, http: httpx.AsyncClient) -> JobContext:
-    """The jobs' dependencies from the process's services, with OS-seeded jitter."""
-    return JobContext(
-        db=services.db,
-        clock=services.clock,
-        ids=services.ids,
-        http=http,
-        rng=random.SystemRandom(),
-    )
 
 
 async def run_worker(
     services: Services, options: DeliveryOptions, *, idle_sleep: float, once: bool
 ) -> dict[str, int]:
     """Run the jobs with ``services`` until stopped (or idle, with ``once``); the totals."""
+    import httpx
+
+    from paydesk.db.engine import is_postgresql
+    from paydesk.workers import Worker
+    from paydesk.workers.jobs import job_context, worker_jobs
+
     if not is_postgresql(services.engine):
         log.info("SQLite database: run a single worker (rows cannot be claimed concurrently)")
     # No redirects: a webhook is delivered by a 2xx from the URL the merchant registered.
     async with httpx.AsyncClient(follow_redirects=False) as http:
-        worker = Worker(delivery_jobs(job_context(services, http), options), idle_sleep=idle_sleep)
+        jobs = worker_jobs(services, job_context(services, http), options)
+        worker = Worker(jobs, idle_sleep=idle_sleep)
         if once:
             return await worker.run_until_idle()
         worker.install_signal_handlers()
@@ -74,7 +67,12 @@ def worker(
     ] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
-    """Run webhook fan-out and delivery until SIGTERM (or, with --once, until idle)."""
+    """Run webhook delivery and the sweeps until SIGTERM (or, with --once, until idle)."""
+    # Imported here so that other commands do not pay for the database's and domain's imports.
+    from paydesk.domain.context import build_services
+    from paydesk.settings import load_settings_and_config
+    from paydesk.workers import DeliveryOptions
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -6,7 +6,7 @@ calls :func:`upgrade`; an application that already holds an engine awaits
 :func:`upgrade_async`::
 
     upgrade("sqlite+aiosqlite:////srv/paydesk/data/paydesk.sqlite3")
-    current_revision("postgresql+asyncpg://paydesk@db/paydesk")   # '0001' once migrated
+    current_revision("postgresql+asyncpg://paydesk@db/paydesk")   # '0002' once migrated
 
 Each upgrade runs in one transaction (both backends have transactional DDL). On PostgreSQL it
 first takes an advisory lock, so replicas starting together migrate one after the other. On
@@ -74,7 +74,7 @@ def head_revision() -> str:
     """The newest revision shipped with this version of paydesk.
 
     >>> head_revision()
-    '0001'
+    '0002'
     """
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:

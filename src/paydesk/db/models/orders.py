@@ -43,6 +43,7 @@ class Order(Base):
         UniqueConstraint("mchid", "merchant_order_id"),
         Index(None, "state", "updated_at"),
         Index(None, "mchid", "created_at", "id"),
+        Index(None, "state", "next_check_at"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("currency = 'CNY'", name="currency_cny"),
         CheckConstraint("length(out_trade_no) BETWEEN 6 AND 32", name="out_trade_no_length"),
@@ -80,6 +81,11 @@ class Order(Base):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: When the sweeps look at this order next (query while PAYING, close once expired);
+    #: NULL until the first look. Pushing it forward is also how a sweep claims the order.
+    next_check_at: Mapped[datetime | None]
+    #: How often the sweeps have looked (the query backoff doubles with each look).
+    check_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
 
     user: Mapped[User | None] = relationship(lazy="raise_on_sql")
 
@@ -156,6 +162,10 @@ class Refund(Base):
 
     id: Mapped[PrefixedId]
     order_id: Mapped[IdRef] = mapped_column(ForeignKey("orders.id"), index=True)
+    #: Set only for an automatic refund of an anomalous attempt (paid after close, or a second
+    #: payment): the attempt whose transaction is refunded. Such a refund is not counted in the
+    #: order's ``refunded_amount`` and does not move the order. NULL: the order's paid attempt.
+    payment_id: Mapped[IdRef | None] = mapped_column(ForeignKey("payments.id"))
     out_refund_no: Mapped[str] = mapped_column(String(64), unique=True)
     amount: Mapped[Money]
     reason: Mapped[str | None] = mapped_column(String(80))
