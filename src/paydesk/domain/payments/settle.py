@@ -108,7 +108,9 @@ async def settle(
             ids=ids,
         )
         return Settled(Outcome.ANOMALY, order, kind)
-    if payment.transaction_id == report.transaction_id and order.transaction_id is not None:
+    if payment.transaction_id is not None and payment.transaction_id == report.transaction_id:
+        # This attempt's success was settled before: it paid the order, or it was recorded
+        # as an anomaly (paid after close, double payment). Either way: nothing new.
         return Settled(Outcome.DUPLICATE, order)
     payment.trade_state = "SUCCESS"
     payment.transaction_id = report.transaction_id
