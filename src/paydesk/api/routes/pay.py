@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from paydesk.api.deps import ServicesDep
+from paydesk.api.deps import OrderId, ServicesDep
 from paydesk.api.deps_user import ClientIp, UserOrMerchant
+from paydesk.api.errors import error_responses
 from paydesk.api.routes.cashier import MerchantPayRequest, merchant_pay, read_merchant_pay
 from paydesk.cache import SessionRecord
 from paydesk.db.enums import OrderState, PaymentChannel
@@ -37,8 +38,6 @@ from paydesk.domain.payments.virtual import VirtualStart, start_virtual_payment
 from paydesk.domain.users import limits, order_for_user
 
 router = APIRouter(prefix="/api/v1/orders", tags=["pay"])
-
-OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class UserPayRequest(BaseModel):
@@ -97,6 +96,7 @@ async def user_pay(
 
 @router.post(
     "/{order_id}/pay",
+    responses=error_responses(403, 404, 409, 429, 502),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -126,7 +126,7 @@ async def pay_order(
     return await merchant_pay(services, caller, order_id, read_merchant_pay(payload))
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id}", responses=error_responses(404, 429))
 async def read_order(
     order_id: OrderId, services: ServicesDep, caller: UserOrMerchant, sync: bool = False
 ) -> dict[str, Any]:
