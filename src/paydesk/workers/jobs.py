@@ -15,8 +15,8 @@ default the one ``paydesk serve`` starts with the app (:func:`background_jobs`; 
 with ``PAYDESK_RUN_WORKER_IN_PROCESS=false`` when separate workers run). Events written by a
 sweep are published in the next round.
 
->>> JOB_NAMES
-('publish', 'deliver', 'query_paying', 'close_expired', 'auto_refund', 'retry_refunds')
+>>> JOB_NAMES[-2:]
+('retry_refunds', 'rerun_pushes')
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from paydesk.domain.push.sweep import rerun_unhandled_pushes
 from paydesk.domain.refunds import retry_pending_refunds
 from paydesk.domain.sweeps import (
     SweepRound,
@@ -57,7 +58,15 @@ __all__ = [
     "worker_jobs",
 ]
 
-JOB_NAMES = ("publish", "deliver", "query_paying", "close_expired", "auto_refund", "retry_refunds")
+JOB_NAMES = (
+    "publish",
+    "deliver",
+    "query_paying",
+    "close_expired",
+    "auto_refund",
+    "retry_refunds",
+    "rerun_pushes",
+)
 
 log = logging.getLogger("paydesk.workers")
 
@@ -96,7 +105,7 @@ def _counted(action: Callable[[], Awaitable[SweepRound]]) -> Callable[[], Awaita
 
 
 def sweep_jobs(services: Services, options: SweepOptions | None = None) -> list[Job]:
-    """The four sweeps as jobs over ``services``; each returns how many rows it handled."""
+    """The sweeps as jobs over ``services``; each returns how many rows it handled."""
     chosen = options or SweepOptions()
 
     async def retry_refunds() -> int:
@@ -116,6 +125,7 @@ def sweep_jobs(services: Services, options: SweepOptions | None = None) -> list[
         ),
         Job("auto_refund", _counted(lambda: refund_anomalous_payments(services))),
         Job("retry_refunds", retry_refunds),
+        Job("rerun_pushes", lambda: rerun_unhandled_pushes(services)),
     ]
 
 
