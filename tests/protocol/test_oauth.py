@@ -165,7 +165,6 @@ def test_text_that_cannot_be_utf8_is_refused() -> None:
     assert caught.value.field == "redirect_uri"
 
 
-
 def test_an_unparseable_redirect_uri_is_malformed_input_not_a_crash() -> None:
     query = (
         "appid=wx1&redirect_uri=http%3A%2F%2F%5B%3A%3A1%2F&response_type=code"
