@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,10 @@ from paydesk.db.models import ApiKey
 from paydesk.domain import apikeys, idempotency
 from paydesk.domain.context import Services
 from paydesk.domain.errors import Unauthenticated
+
+#: An order id in a path: ours are ``ord_`` + 26 characters; anything much longer is refused
+#: (400) before a lookup.
+OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def get_services(request: Request) -> Services:
@@ -50,9 +54,9 @@ async def merchant_api_key(
     authorization: Annotated[str | None, Header()] = None,
 ) -> ApiKey:
     """The merchant backend's API key (``Authorization: Bearer pdk_…``)."""
-    token = bearer(authorization)
-    async with services.db.begin() as session:
-        return await apikeys.authenticate(session, token, now=services.clock.now())
+    return await apikeys.authenticate_key(
+        services.db, bearer(authorization), now=services.clock.now()
+    )
 
 
 MerchantKey = Annotated[ApiKey, Depends(merchant_api_key)]

@@ -21,6 +21,7 @@ from paydesk.db.engine import create_engine, session_factory
 from paydesk.domain.accounts import accounts
 from paydesk.domain.clock import Clock, SystemClock
 from paydesk.domain.ids import IdSource
+from paydesk.domain.logsafety import guard_library_logs
 from paydesk.domain.registry import Registry
 from paydesk.settings import PaydeskConfig, Settings
 
@@ -64,6 +65,7 @@ def build_services(
     cache: Cache | None = None,
 ) -> Services:
     """Wire everything from settings and config; injected parts replace the defaults."""
+    guard_library_logs()
     clock = clock or SystemClock()
     ids = ids or IdSource(clock)
     engine = engine or create_engine(settings.effective_database_url())

@@ -9,6 +9,10 @@ The purpose is signed but not sent, so a pay ticket can never be replayed as a c
     >>> token = sign_token(b"k" * 32, "cashier", {"order": "ord_1"}, expires_at=later)
     >>> verify_token(b"k" * 32, "cashier", token, now=now)["order"]
     'ord_1'
+    >>> verify_token(b"k" * 32, "cashier", token + "é", now=now)
+    Traceback (most recent call last):
+    ...
+    paydesk.domain.errors.Unauthenticated: this cashier link is malformed
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ def sign_token(
 def verify_token(secret: bytes, purpose: str, token: str, *, now: datetime) -> dict[str, Any]:
     """The payload of a valid, unexpired token for ``purpose``; Unauthenticated otherwise."""
     body, _, mac = token.partition(".")
-    if not body or not mac or len(token) > MAX_TOKEN_LENGTH:
+    # ``token`` comes from a URL: anything non-ASCII is not ours, and compare_digest refuses it.
+    if not body or not mac or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise Unauthenticated(f"invalid_{purpose}", f"this {purpose} link is malformed")
     if not hmac.compare_digest(mac, _mac(secret, purpose, body)):
         raise Unauthenticated(f"invalid_{purpose}", f"this {purpose} link is not ours")

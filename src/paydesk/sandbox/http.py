@@ -18,13 +18,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class BodyTooLarge(Exception):
-    """Raised inside the middleware when a request body passes the limit."""
-
-
 class BodyLimitMiddleware:
-    """Refuse any request body over ``max_bytes`` with 413, before an endpoint reads it.
+    """Refuse any request body over ``max_bytes`` with 413, before an endpoint sees any of it.
 
+    The body is read here, up to the limit, and handed on whole: a limit checked while the
+    endpoint reads would surface inside its framework (FastAPI turns any error while parsing
+    JSON into a 400), and an endpoint that never reads its body would never be refused.
     ``too_large(limit)`` builds the 413 response (default: WeChat's v3 error shape).
     """
 
@@ -46,28 +45,36 @@ class BodyLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self.too_large(self.max_bytes)(scope, receive, send)
             return
+        first = await self._read_body(receive)
+        if first is None:
+            await self.too_large(self.max_bytes)(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # after the body: the client's disconnect
+            delivered = True
+            return first
+
+        await self.app(scope, replay, send)
+
+    async def _read_body(self, receive: Receive) -> Message | None:
+        """The whole body as one message (or the client's disconnect); None past the limit."""
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self.too_large(self.max_bytes)(scope, receive, send)
+            if message["type"] != "http.request":
+                return message
+            chunk: bytes = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
 
 def _too_large(limit: int) -> Response:
@@ -90,10 +97,10 @@ def signed_url(request: Request) -> str:
     A merchant whose base URL is ``http://host/sandbox`` signs ``/v3/...``; we receive
     ``/sandbox/v3/...``. The raw path keeps the merchant's own percent-escaping.
     """
-    raw = request.scope.get("raw_path") or request.scope["path"].encode()
-    root = request.scope.get("root_path", "").encode()
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    root: bytes = request.scope.get("root_path", "").encode()
     path = raw[len(root) :] if root and raw.startswith(root) else raw
-    query = request.scope.get("query_string", b"")
+    query: bytes = request.scope.get("query_string", b"")
     return (path + (b"?" + query if query else b"")).decode("latin-1")
 
 

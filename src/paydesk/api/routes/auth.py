@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from paydesk.api.deps import ServicesDep
 from paydesk.api.deps_user import ClientIp
+from paydesk.api.errors import error_responses
 from paydesk.domain.orders.views import iso
 from paydesk.domain.users import login_with_code, user_view
 
@@ -31,7 +32,7 @@ class MiniProgramLogin(BaseModel):
     code: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
 
 
-@router.post("/miniprogram")
+@router.post("/miniprogram", responses=error_responses(404, 409, 429, 502))
 async def login_miniprogram(
     body: MiniProgramLogin, services: ServicesDep, client_ip: ClientIp
 ) -> dict[str, Any]:

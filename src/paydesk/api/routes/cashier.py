@@ -26,16 +26,17 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from paydesk.api.deps import MerchantKey, ServicesDep
+from paydesk.api.deps import MerchantKey, OrderId, ServicesDep
+from paydesk.api.errors import error_responses
 from paydesk.db.enums import PaymentChannel
 from paydesk.db.models import ApiKey
 from paydesk.domain.cashier.links import issue_link
 from paydesk.domain.cashier.payers import payer_app
 from paydesk.domain.context import Services
-from paydesk.domain.errors import InvalidInput
+from paydesk.domain.errors import InvalidInput, NotFound
 from paydesk.domain.orders.service import get_order
 from paydesk.domain.orders.views import iso
 from paydesk.domain.payments.prepay import Payer, start_payment
@@ -44,15 +45,15 @@ from paydesk.web.pages import ASSET_TYPES, asset
 
 router = APIRouter(tags=["cashier"])
 
-OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 Token = Annotated[str, Path(min_length=1, max_length=2048)]
 _YEAR = 365 * 24 * 3600
+_SSE = {"text/event-stream": {"schema": {"type": "string"}}}
 
 
 # --- merchant backend --------------------------------------------------------------------------
 
 
-@router.post("/api/v1/orders/{order_id}/cashier")
+@router.post("/api/v1/orders/{order_id}/cashier", responses=error_responses(404, 409))
 async def create_cashier_link(
     order_id: OrderId, services: ServicesDep, key: MerchantKey
 ) -> dict[str, Any]:
@@ -152,7 +153,7 @@ async def merchant_pay(
 async def static_file(name: str) -> Response:
     """The cashier's stylesheet and script (content-hashed URLs: cached for a year)."""
     if name not in ASSET_TYPES:
-        return Response(status_code=404)
+        raise NotFound("asset_not_found", "no such cashier asset")
     found = asset(name)
     headers = {"Cache-Control": f"public, max-age={_YEAR}, immutable"}
     return Response(found.body, media_type=found.media_type, headers=headers)
@@ -176,13 +177,20 @@ async def result_page(token: Token, request: Request, services: ServicesDep) -> 
     return await outcome.result_page(services, request, token)
 
 
-@router.get("/pay/{token}/status")
+@router.get("/pay/{token}/status", responses=error_responses(404))
 async def status(token: Token, services: ServicesDep) -> dict[str, Any]:
     """The order's phase for the cashier pages (polling fallback of ``/events``)."""
     return await outcome.status_of(services, token)
 
 
-@router.get("/pay/{token}/events")
+@router.get(
+    "/pay/{token}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "the order's phase, one event per change", "content": _SSE},
+        **error_responses(404),
+    },
+)
 async def events(token: Token, services: ServicesDep) -> Response:
     """The order's phase as Server-Sent Events, until it is final."""
     return await outcome.status_events(services, token)

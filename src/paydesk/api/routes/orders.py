@@ -14,7 +14,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from paydesk.api.deps import MerchantKey, ServicesDep, SessionDep, idempotent
+from paydesk.api.deps import MerchantKey, OrderId, ServicesDep, SessionDep, idempotent
+from paydesk.api.errors import error_responses
 from paydesk.db.enums import OrderState
 from paydesk.domain.orders import closing, service
 from paydesk.domain.orders.views import order_view
@@ -43,7 +44,7 @@ class CreateOrder(BaseModel):
     user_id: str | None = Field(default=None, max_length=40)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=error_responses(404, 409))
 async def create_order(
     body: CreateOrder,
     request: Request,
@@ -70,7 +71,7 @@ async def create_order(
     return await idempotent(request, services, key, idempotency_key, body.model_dump(), run)
 
 
-@router.get("")
+@router.get("", responses=error_responses(401))
 async def list_orders(
     session: SessionDep,
     key: MerchantKey,
@@ -96,8 +97,8 @@ async def list_orders(
     }
 
 
-@router.post("/{order_id}/close")
-async def close_order(order_id: str, services: ServicesDep, key: MerchantKey) -> dict[str, Any]:
+@router.post("/{order_id}/close", responses=error_responses(404, 409, 502))
+async def close_order(order_id: OrderId, services: ServicesDep, key: MerchantKey) -> dict[str, Any]:
     """Close an unpaid order, at WeChat first and then here."""
     order = await closing.close_order(services, order_id, mchid=key.mchid, cause="api.close")
     return order_view(order)
