@@ -211,3 +211,9 @@ def test_the_documented_recipe_agrees(vector: dict[str, Any]) -> None:
     ]:
         with pytest.raises(ValueError, match=r"malformed|tolerance|no signature"):
             recipe(bad_body, bad_header, secret)
+
+
+def test_a_non_ascii_signature_is_refused_not_a_crash() -> None:
+    header = sign(b"{}", ["whsec_a"], 1000).split(",v1=")[0] + ",v1=签名"
+    with pytest.raises(WebhookSignatureError):
+        verify(b"{}", header, "whsec_a", now=1000)

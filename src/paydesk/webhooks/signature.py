@@ -150,7 +150,8 @@ def verify(
     # Compare against every v1 without stopping early: the result alone decides, not timing.
     matched = False
     for candidate in signatures:
-        matched |= hmac.compare_digest(expected, candidate)
+        # compare_digest refuses non-ASCII str; a forged header must fail, not crash.
+        matched |= hmac.compare_digest(expected.encode(), candidate.encode("utf-8", "replace"))
     if not matched:
         raise WebhookSignatureError(
             "no v1 signature matches the payload", header=header, payload=body

@@ -20,7 +20,10 @@ async def healthz() -> dict[str, Any]:
     return {"ok": True}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "the database cannot be reached"}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     """The process can reach its database."""
     try:

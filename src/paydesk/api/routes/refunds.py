@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from paydesk.api.deps import MerchantKey, ServicesDep, SessionDep, idempotent
+from paydesk.api.errors import error_responses
 from paydesk.db.enums import RefundState
 from paydesk.domain.orders.service import MAX_AMOUNT_FEN
 from paydesk.domain.refunds import get_refund, list_refunds, refund_view, request_refund
@@ -41,7 +42,9 @@ class CreateRefund(BaseModel):
     )
 
 
-@router.post("/orders/{order_id}/refunds", status_code=201)
+@router.post(
+    "/orders/{order_id}/refunds", status_code=201, responses=error_responses(404, 409, 502)
+)
 async def create_refund(
     order_id: Annotated[str, Path(max_length=64)],
     body: CreateRefund,
@@ -66,7 +69,7 @@ async def create_refund(
     return await idempotent(request, services, key, idempotency_key, body.model_dump(), run)
 
 
-@router.get("/refunds/{refund_id}")
+@router.get("/refunds/{refund_id}", responses=error_responses(404))
 async def read_refund(
     refund_id: Annotated[str, Path(max_length=64)], session: SessionDep, key: MerchantKey
 ) -> dict[str, Any]:
