@@ -5,7 +5,8 @@
 3. the database-backed tests again on PostgreSQL and Redis (marker ``backends``), when
    ``tests/backends.py`` can reach them — on CI they are always there, and the run fails if not.
 
-Usage: ``python tests/run.py [extra pytest args]``.
+Usage: ``python tests/run.py [extra pytest args]``; ``PAYDESK_TEST_WORKERS`` sets the number of
+pytest-xdist workers (default 2).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def _run(step: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
 
 
 def main(extra: list[str]) -> None:
-    pytest = [str(BIN / "python"), "-m", "pytest"]
+    # Two workers by default: the machines this runs on have two cores.
+    workers = os.environ.get("PAYDESK_TEST_WORKERS", "2")
+    pytest = [str(BIN / "python"), "-m", "pytest", "-n", workers]
     coverage = [str(BIN / "python"), "-m", "coverage"]
     (ROOT / ".coverage").unlink(missing_ok=True)
     _run(
