@@ -48,8 +48,7 @@ async def user_or_merchant(
     token = bearer(authorization)
     if token.startswith(TOKEN_PREFIX):
         return await authenticate(services, token)
-    async with services.db.begin() as session:
-        return await apikeys.authenticate(session, token, now=services.clock.now())
+    return await apikeys.authenticate_key(services.db, token, now=services.clock.now())
 
 
 UserOrMerchant = Annotated[ApiKey | SessionRecord, Depends(user_or_merchant)]

@@ -26,7 +26,6 @@ app = typer.Typer(help="Migrate the database and show its revision.", no_args_is
 _T = TypeVar("_T")
 
 
-
 def database_errors() -> tuple[type[Exception], ...]:
     """What reaching a database can raise (RuntimeError: MigrationError); each becomes one red
     line and exit status 1.

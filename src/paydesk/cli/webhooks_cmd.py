@@ -110,7 +110,6 @@ def add(
     """Register an endpoint and print its signing secret (shown this once)."""
     from paydesk.domain.webhooks import add_endpoint
 
-
     async def action(services: Services) -> tuple[WebhookEndpoint, str]:
         async with services.db.begin() as session:
             return await add_endpoint(
@@ -130,7 +129,6 @@ def list_(
 ) -> None:
     """Show the endpoints, then the latest deliveries with state, attempts and last status."""
     from paydesk.domain.webhooks import list_endpoints, recent_deliveries
-
 
     async def action(services: Services) -> tuple[list[WebhookEndpoint], list[DeliveryView]]:
         async with services.db() as session:
@@ -152,7 +150,6 @@ def resend_(
     """Send an event again (same id) to every enabled endpoint, or one delivery again."""
     from paydesk.domain.webhooks import resend
 
-
     async def action(services: Services) -> list[tuple[str, str, str]]:
         async with services.db.begin() as session:
             deliveries = await resend(session, target, ids=services.ids, now=services.clock.now())
@@ -168,7 +165,6 @@ def resend_(
 def rotate(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_â€¦).")]) -> None:
     """Add a new secret; the old one keeps signing until `paydesk webhooks retire`."""
     from paydesk.domain.webhooks import rotate_secret
-
 
     async def action(services: Services) -> str:
         async with services.db.begin() as session:
@@ -188,7 +184,6 @@ def retire(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_â€
     """Drop the old secret after a rotation; only the newest keeps signing."""
     from paydesk.domain.webhooks import retire_old_secret
 
-
     async def action(services: Services) -> WebhookEndpoint:
         async with services.db.begin() as session:
             return await retire_old_secret(session, endpoint_id)
@@ -202,7 +197,6 @@ def disable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_â
     """Stop sending to an endpoint (its pending deliveries wait)."""
     from paydesk.domain.webhooks import disable_endpoint
 
-
     async def action(services: Services) -> WebhookEndpoint:
         async with services.db.begin() as session:
             return await disable_endpoint(session, endpoint_id)
@@ -215,7 +209,6 @@ def disable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_â
 def enable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_â€¦).")]) -> None:
     """Send to an endpoint again, starting with what waited."""
     from paydesk.domain.webhooks import enable_endpoint
-
 
     async def action(services: Services) -> WebhookEndpoint:
         async with services.db.begin() as session:

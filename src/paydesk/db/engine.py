@@ -40,6 +40,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 __all__ = [
     "SQLITE_BEGIN",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLiteSession",
     "UnsupportedDatabaseURL",
     "create_engine",
     "default_sqlite_url",

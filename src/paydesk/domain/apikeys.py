@@ -2,6 +2,9 @@
 
 A key looks like ``pdk_`` + 52 base32 characters (256 bits). Its first 12 characters are kept
 in clear (``prefix``) so a person can tell keys apart in ``paydesk apikey list``.
+
+Every merchant request checks its key, so :func:`authenticate_key` only reads (no write lock on
+SQLite), and records ``last_used_at`` in a write of its own at most once a minute per key.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paydesk.db.models import ApiKey
 from paydesk.domain.errors import NotFound, Unauthenticated
@@ -44,16 +47,52 @@ async def create_api_key(
     return plain, row
 
 
-async def authenticate(session: AsyncSession, presented: str, *, now: datetime) -> ApiKey:
-    """The active key matching ``presented``; Unauthenticated otherwise."""
-    if not presented.startswith(KEY_PREFIX) or len(presented) > 128:
-        raise Unauthenticated("invalid_api_key", "send Authorization: Bearer pdk_…")
-    wanted = digest(presented)
-    row = await session.scalar(select(ApiKey).where(ApiKey.key_hash == wanted))
+def _checked(row: ApiKey | None, wanted: str) -> ApiKey:
     if row is None or not hmac.compare_digest(row.key_hash, wanted) or row.revoked_at is not None:
         raise Unauthenticated("invalid_api_key", "this API key is unknown or revoked")
+    return row
+
+
+def _digest_of(presented: str) -> str:
+    if not presented.startswith(KEY_PREFIX) or len(presented) > 128:
+        raise Unauthenticated("invalid_api_key", "send Authorization: Bearer pdk_…")
+    return digest(presented)
+
+
+def _untouched_since(moment: datetime) -> ColumnElement[bool]:
+    return or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < moment)
+
+
+async def authenticate(session: AsyncSession, presented: str, *, now: datetime) -> ApiKey:
+    """The active key matching ``presented``, in the caller's (write) transaction;
+    Unauthenticated otherwise."""
+    wanted = _digest_of(presented)
+    row = _checked(await session.scalar(select(ApiKey).where(ApiKey.key_hash == wanted)), wanted)
     if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
         await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+    return row
+
+
+async def authenticate_key(
+    db: async_sessionmaker[AsyncSession], presented: str, *, now: datetime
+) -> ApiKey:
+    """The active key matching ``presented``, read in a transaction of its own; Unauthenticated
+    otherwise. ``last_used_at`` is written only when it is over a minute old.
+
+    ``key = await authenticate_key(services.db, token, now=services.clock.now())``
+    """
+    wanted = _digest_of(presented)
+    async with db() as session:
+        row = _checked(
+            await session.scalar(select(ApiKey).where(ApiKey.key_hash == wanted)), wanted
+        )
+    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+        async with db.begin() as session:  # concurrent requests: one of them writes
+            await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == row.id, _untouched_since(now - _TOUCH_EVERY))
+                .values(last_used_at=now)
+            )
     return row
 
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from paydesk.db.enums import ApiVersion, OrderState, PaymentChannel
 from paydesk.db.models import Order, Payment
-from paydesk.domain.errors import Conflict, Forbidden, InvalidInput
-from paydesk.domain.orders.service import get_order
+from paydesk.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from paydesk.domain.orders.states import transition
 from paydesk.domain.payments import remote
 from paydesk.domain.payments.params import client_params
@@ -117,12 +117,7 @@ async def start_payment(
     """Start or resume paying ``order_id`` on ``channel`` (see the module docstring)."""
     now = services.clock.now()
     async with services.db() as session:
-        order = await get_order(session, order_id, mchid=mchid)
-        attempts = list(
-            await session.scalars(
-                select(Payment).where(Payment.order_id == order_id).order_by(Payment.created_at)
-            )
-        )
+        order, attempts = await _order_and_attempts(session, order_id, mchid)
     app = services.registry.check_binding(payer.appid, order.mchid)
     _check(order, channel, payer, app.type)
     if order.expires_at <= now + REUSE_MARGIN:
@@ -175,6 +170,37 @@ async def start_payment(
     )
 
 
+async def _order_and_attempts(
+    session: AsyncSession, order_id: str, mchid: str | None
+) -> tuple[Order, list[Payment]]:
+    """The order (NotFound outside ``mchid``) and its attempts, oldest first, in one query."""
+    rows = (
+        await session.execute(
+            select(Order, Payment)
+            .outerjoin(Payment, Payment.order_id == Order.id)
+            .where(Order.id == order_id)
+            .order_by(Payment.created_at)
+        )
+    ).all()
+    if not rows or (mchid is not None and rows[0][0].mchid != mchid):
+        raise NotFound("order_not_found", f"no order {order_id}")
+    return rows[0][0], [attempt for _, attempt in rows if attempt is not None]
+
+
+async def _current(session: AsyncSession, order: Order) -> Order:
+    """``order`` locked and as it is now on PostgreSQL; as read just before on SQLite.
+
+    Two first payments of one order at once would both insert the same trade number. On
+    PostgreSQL the row lock makes the second wait, then see the first's attempt and the order
+    PAYING. On SQLite ``BEGIN IMMEDIATE`` has serialised the writers already: the second sees
+    the attempt, and ``transition``'s compare-and-set finds the order moved since it was read.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return order
+    locked = await session.get(Order, order.id, with_for_update=True, populate_existing=True)
+    return locked or order  # rows are never deleted
+
+
 async def _reserve(
     services: Services,
     order: Order,
@@ -186,6 +212,7 @@ async def _reserve(
     this trade number always finds its attempt, however fast the payer is."""
     now = services.clock.now()
     async with services.db.begin() as session:
+        current = await _current(session, order)
         for closed in (a for a in attempts if a.closed_at is not None):
             await session.merge(closed)
         payment = await session.scalar(
@@ -206,7 +233,7 @@ async def _reserve(
                 expires_at=min(now + PREPAY_TTL, order.expires_at),
             )
             session.add(payment)
-        if OrderState(order.state) == OrderState.CREATED:
+        if OrderState(current.state) == OrderState.CREATED:
             try:
                 await transition(
                     session,
@@ -217,6 +244,7 @@ async def _reserve(
                     ids=services.ids,
                     detail={"out_trade_no": ask.out_trade_no, "api_version": ask.version.value},
                     values={"api_version": ask.version},
+                    seen=current,
                 )
             except Conflict as exc:
                 raise Conflict(
@@ -238,12 +266,17 @@ async def _store_answer(
     now = services.clock.now()
     ttl = H5_TTL if channel == PaymentChannel.H5 else PREPAY_TTL
     async with services.db.begin() as session:
-        payment = await session.get(Payment, payment_id, populate_existing=True)
+        payment: Payment | None = await session.scalar(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(
+                prepay_id=answer.prepay_id,
+                code_url=answer.code_url,
+                h5_url=answer.h5_url,
+                expires_at=min(now + ttl, order.expires_at),
+            )
+            .returning(Payment)
+        )
         if payment is None:  # rows are never deleted
             raise Conflict("payment_vanished", f"payment {payment_id} disappeared")
-        payment.prepay_id = answer.prepay_id
-        payment.code_url = answer.code_url
-        payment.h5_url = answer.h5_url
-        payment.expires_at = min(now + ttl, order.expires_at)
-        await session.flush()
         return payment

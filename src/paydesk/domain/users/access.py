@@ -65,7 +65,7 @@ async def _attempted_by(session: AsyncSession, order_id: str, user: SessionRecor
 async def order_for_user(services: Services, order_id: str, user: SessionRecord) -> Order:
     """The order ``order_id`` if ``user`` may see and pay it; NotFound otherwise."""
     async with services.db() as session:
-        order = await session.get(Order, order_id, populate_existing=True)
+        order = await session.get(Order, order_id)
         if order is None or order.mchid not in services.registry.app(user.appid).merchants:
             raise NotFound("order_not_found", f"no order {order_id}")
         owned = owned_by(order, user)
