@@ -92,7 +92,8 @@ async def transition(
     skipped (the compare-and-set still checks its version).
     """
     for _ in range(_MAX_RACES):
-        if seen is not None and seen.id == order_id:
+        fresh = seen is None or seen.id != order_id
+        if not fresh:
             order: Order | None = seen  # just read in this transaction: the CAS below checks it
             seen = None
         else:
@@ -102,6 +103,9 @@ async def transition(
         if order is None:
             raise NotFound("order_not_found", f"no order {order_id}")
         source = OrderState(order.state)
+        refused = (source == to and to not in MOVES[source]) or not can_move(source, to)
+        if refused and not fresh:
+            continue  # decide "already there" or "not allowed" on a fresh read only
         if source == to and to not in MOVES[source]:
             return None
         if not can_move(source, to):
