@@ -102,7 +102,25 @@ async def test_sigterm_stops_the_worker_cleanly(caplog: pytest.LogCaptureFixture
     assert messages[-1] == "worker stopped; totals: scripted=1"
 
 
-async def test_cancelling_run_propagates() -> None:
+async def test_cancelling_run_lets_the_batch_in_flight_finish_then_propagates() -> None:
+    started = asyncio.Event()
+    finished: list[bool] = []
+
+    async def batch() -> int:
+        started.set()
+        await asyncio.sleep(0.05)  # e.g. a transaction between its BEGIN and its COMMIT
+        finished.append(True)
+        return 1
+
+    task = asyncio.create_task(Worker([Job("batch", batch)]).run())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert finished == [True]
+
+
+async def test_a_second_cancel_does_not_wait_for_the_batch() -> None:
     started = asyncio.Event()
 
     async def slow() -> int:
@@ -113,8 +131,10 @@ async def test_cancelling_run_propagates() -> None:
     task = asyncio.create_task(Worker([Job("slow", slow)]).run())
     await started.wait()
     task.cancel()
+    await asyncio.sleep(0)
+    task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, timeout=5)
 
 
 async def test_a_failing_job_is_logged_and_the_others_keep_running(

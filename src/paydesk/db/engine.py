@@ -185,8 +185,11 @@ def _begin_sqlite_transaction(connection: Connection) -> None:
 def _reset_sqlite_connection(
     dbapi_connection: Any, _record: ConnectionPoolEntry, state: PoolResetState
 ) -> None:
-    usable = state.asyncio_safe and not state.terminate_only
-    if usable and dbapi_connection.driver_connection.in_transaction:
+    # Always ROLLBACK, never "only if in_transaction": a task cancelled while its BEGIN was
+    # queued on aiosqlite's thread returns the connection before that BEGIN has run, so
+    # in_transaction still reads False here. The ROLLBACK queues behind the BEGIN and undoes
+    # it (sqlite3's rollback() is a no-op outside a transaction).
+    if state.asyncio_safe and not state.terminate_only:
         dbapi_connection.rollback()
 
 

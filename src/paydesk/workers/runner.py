@@ -11,9 +11,9 @@ waking early when told to stop::
 
 A job that raises is logged and counted as idle; the others keep running, and the failing one
 is tried again next round (a database restart must not kill the worker). Cancelling ``run``
-propagates at once. Jobs get their dependencies (:class:`JobContext`) from whoever builds them,
-never from a global, so tests hand in a fixed clock, pinned randomness and an in-process HTTP
-transport.
+lets the batch in flight finish, then propagates (a second cancel stops the batch too). Jobs get
+their dependencies (:class:`JobContext`) from whoever builds them, never from a global, so tests
+hand in a fixed clock, pinned randomness and an in-process HTTP transport.
 """
 
 from __future__ import annotations
@@ -105,8 +105,20 @@ class Worker:
             loop.add_signal_handler(signum, self.stop)
 
     async def _run_job(self, job: Job) -> int:
+        batch = asyncio.ensure_future(job.run())
         try:
-            done = await job.run()
+            # Shielded: a cancel lets the batch in flight end its transaction (a connection
+            # cut mid-transaction is thrown away unclosed), then propagates.
+            done = await asyncio.shield(batch)
+        except asyncio.CancelledError:
+            try:
+                await batch
+            except asyncio.CancelledError:
+                batch.cancel()  # cancelled again: stop waiting, and stop the batch too
+                raise
+            except Exception:
+                log.exception("job %s failed while the worker was stopping", job.name)
+            raise
         except Exception:
             # A supervisor loop: one job's failure (database down, bug) must not stop the
             # others; it is logged with its traceback and retried next round.
