@@ -16,7 +16,9 @@ so that every core works as it would in production:
   fairly only inside one process; 2 on PostgreSQL), each the API app (``create_app``) with the
   sandbox's merchants and apps as its configuration and the sandbox's URL as WeChat's;
 * the load generator: this process, ``--concurrency`` tasks of back-to-back operations,
-  spread round robin over the paydesk processes.
+  spread round robin over the paydesk processes, each task on its own keep-alive connection
+  through the lean client in ``bench/_loadgen.py`` (httpx would take several times the CPU,
+  CPU that paydesk on the same cores would lack; logins, not measured, use httpx).
 
 ``--in-process`` runs everything in this one interpreter instead (the embedded ``paydesk
 serve`` app, its sandbox mounted, driven through ``httpx.ASGITransport``): no sockets, one core.
@@ -46,14 +48,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
+from _loadgen import Connection
 from paydesk.domain.users.limits import LOGIN_PER_CLIENT, PAY_PER_USER
 from paydesk.sandbox.credentials import DEFAULT_MINIPROGRAM_APPID
 from paydesk.settings import Settings
@@ -73,6 +77,25 @@ class Results:
     pays: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+
+
+class Reply(Protocol):
+    """The part of a response an operation reads (``_loadgen.Response`` or ``httpx.Response``)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class Poster(Protocol):
+    """What an operation sends its calls with: a ``_loadgen.Connection`` over a socket, or an
+    ``httpx.AsyncClient`` on ``ASGITransport`` in-process."""
+
+    async def post(self, url: str, *, json: Any, headers: dict[str, str]) -> Reply: ...
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -204,7 +227,7 @@ def login_addresses(args: Any) -> list[str]:
 
 
 async def operation(
-    http: httpx.AsyncClient, merchant: dict[str, str], user: dict[str, str], results: Results
+    http: Poster, merchant: dict[str, str], user: dict[str, str], results: Results
 ) -> None:
     """Create one order as the merchant and prepay it as the user; record the latencies."""
     began = time.perf_counter()
@@ -235,20 +258,24 @@ async def operation(
 
 
 async def measure(
-    apis: list[httpx.AsyncClient], users: list[dict[str, str]], api_key: str, args: Any
+    lanes: Sequence[Poster], targets: int, users: list[dict[str, str]], api_key: str, args: Any
 ) -> Results:
-    """Warm up, then run ``--concurrency`` tasks of back-to-back operations for ``--seconds``."""
+    """Warm up, then run ``--concurrency`` tasks of back-to-back operations for ``--seconds``.
+
+    Task ``i`` sends on ``lanes[i]``; lane ``i`` reaches server ``i % targets``, so the first
+    ``targets`` lanes reach each server once (the warm-up goes round robin over them).
+    """
     slots = iter(users * (PAY_PER_USER.limit - 1))  # each user pays at most 19 times a minute
     merchant = {"Authorization": f"Bearer {api_key}"}
     warm = Results()
-    for index in range(20 * len(apis)):
-        await operation(apis[index % len(apis)], merchant, next(slots), warm)
+    for index in range(20 * targets):
+        await operation(lanes[index % targets], merchant, next(slots), warm)
     if warm.errors:
         raise SystemExit(f"warm-up failed: {warm.errors[0]}")
     results = Results()
     deadline = time.perf_counter() + args.seconds
 
-    async def worker(http: httpx.AsyncClient) -> None:
+    async def worker(http: Poster) -> None:
         while time.perf_counter() < deadline:
             user = next(slots, None)
             if user is None:
@@ -256,7 +283,7 @@ async def measure(
             await operation(http, merchant, user, results)
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker(apis[i % len(apis)]) for i in range(args.concurrency)))
+    await asyncio.gather(*(worker(lanes[i]) for i in range(args.concurrency)))
     results.elapsed = time.perf_counter() - started
     return results
 
@@ -283,8 +310,6 @@ async def run_processes(args: Any, data_dir: Path) -> tuple[Results, dict[str, f
             )
         for index, url in enumerate(api_urls):
             await wait_ready(f"{url}/healthz", children[f"paydesk {index + 1}"])
-        limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=None)
-        apis = [httpx.AsyncClient(base_url=u, timeout=30, limits=limits) for u in api_urls]
         logins = [
             httpx.AsyncClient(
                 base_url=api_urls[n % count],
@@ -297,9 +322,14 @@ async def run_processes(args: Any, data_dir: Path) -> tuple[Results, dict[str, f
             users = await log_in(logins, sandbox, users_needed(args))
         pids = {"load generator": os.getpid()} | {k: p.pid for k, p in children.items()}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        results = await measure(apis, users, api_key, args)
-        spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-        for http in [*apis, *logins]:
+        lanes = [Connection(api_urls[i % count], timeout=30) for i in range(args.concurrency)]
+        try:
+            results = await measure(lanes, count, users, api_key, args)
+            spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        finally:
+            for lane in lanes:
+                await lane.aclose()
+        for http in logins:
             await http.aclose()
         return results, spent
     finally:
@@ -331,7 +361,7 @@ async def run_in_process(args: Any, data_dir: Path) -> tuple[Results, dict[str, 
         users = await log_in(logins, sandbox, users_needed(args))
         async with client() as http:
             before = time.process_time()
-            results = await measure([http], users, api_key, args)
+            results = await measure([http] * args.concurrency, 1, users, api_key, args)
             spent = {"this process": time.process_time() - before}
         for other in [*logins, sandbox]:
             await other.aclose()
