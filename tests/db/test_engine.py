@@ -87,8 +87,8 @@ def test_postgresql_engines_get_a_pool_and_utc_sessions() -> None:
 
     assert is_postgresql(engine)
     assert engine.dialect.driver == "asyncpg"
-    assert engine.pool.size() == 10  # type: ignore[attr-defined]
-    assert engine.pool._pre_ping
+    assert engine.pool.size() == 20  # type: ignore[attr-defined]
+    assert engine.pool._pool.maxsize == 20  # type: ignore[attr-defined]
 
 
 def test_caller_options_win_over_the_defaults() -> None:

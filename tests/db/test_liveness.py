@@ -1,0 +1,103 @@
+"""Pinging only idle pooled connections: a dead idle one is replaced, a busy pool pays nothing.
+
+Runs against the real PostgreSQL server (a database of its own), whatever backend the run
+selected: the ping exists for PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from paydesk.db.engine import create_engine
+from paydesk.db.liveness import ping_when_idle
+from tests.backends import create_postgres_database, drop_postgres_database, unique_name
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    name = unique_name()
+    url = await create_postgres_database(name)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(name)
+
+
+async def backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        pid: int = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+        return pid
+
+
+async def kill(url: str, pid: int) -> None:
+    """End backend ``pid`` from a connection of another engine, as a database restart would."""
+    other = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with other.connect() as connection:
+            await connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    finally:
+        await other.dispose()
+
+
+async def test_an_idle_connection_the_server_ended_is_replaced_before_use(
+    postgres_url: str,
+) -> None:
+    clock = Clock()
+    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=1)
+    ping_when_idle(engine, after_seconds=2.0, clock=clock)
+    try:
+        first = await backend_pid(engine)
+        await kill(postgres_url, first)
+        clock.now += 2.5  # idle long enough: pinged at checkout, found dead, replaced
+
+        second = await backend_pid(engine)
+
+        assert second != first
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_back_only_a_moment_ago_is_not_pinged(postgres_url: str) -> None:
+    clock = Clock()
+    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=1)
+    ping_when_idle(engine, after_seconds=2.0, clock=clock)
+    try:
+        first = await backend_pid(engine)
+        await kill(postgres_url, first)
+        clock.now += 1.0  # not idle long: handed out unpinged, so the dead socket shows
+
+        with pytest.raises(DBAPIError) as failed:
+            await backend_pid(engine)
+
+        assert failed.value.connection_invalidated
+        assert await backend_pid(engine) != first  # the pool replaced it right after
+    finally:
+        await engine.dispose()
+
+
+def test_paydesk_engines_ping_idle_connections_instead_of_every_checkout() -> None:
+    engine = create_engine("postgresql://paydesk@db/paydesk")
+
+    assert not engine.pool._pre_ping  # type: ignore[attr-defined]
+    assert engine.pool.size() == 20  # type: ignore[attr-defined]
+
+
+def test_a_caller_asking_for_pre_ping_gets_it() -> None:
+    engine = create_engine("postgresql://paydesk@db/paydesk", pool_pre_ping=True)
+
+    assert engine.pool._pre_ping  # type: ignore[attr-defined]
