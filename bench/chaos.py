@@ -20,67 +20,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scenario lives with the tests that prove it
 
-from paydesk.db.engine import default_sqlite_url  # noqa: E402
-from paydesk.db.migrate import upgrade  # noqa: E402
+from _database import bench_database  # noqa: E402
 from paydesk.sandbox import SandboxCredentials  # noqa: E402
 from tests.chaos.scenario import ChaosPlan, ChaosReport, run_chaos  # noqa: E402
-
-POSTGRES_URL_ENV = "PAYDESK_BENCH_POSTGRES_URL"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-async def _postgres_reachable(url: str) -> bool:
-    try:
-        connection = await asyncpg.connect(url, timeout=3)
-    except (OSError, TimeoutError, asyncpg.PostgresError):
-        return False
-    await connection.close()
-    return True
-
-
-async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(url, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@contextmanager
-def bench_database() -> Iterator[tuple[str, str]]:
-    """``(label, url)`` of a fresh, migrated database, removed afterwards."""
-    admin = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
-    if asyncio.run(_postgres_reachable(admin)):
-        name = f"paydesk_chaos_{os.getpid()}"
-        asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-        address = make_url(admin).set(drivername="postgresql+asyncpg", database=name)
-        try:
-            rendered = address.render_as_string(hide_password=False)
-            upgrade(rendered)
-            yield "PostgreSQL", rendered
-        finally:
-            asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        url = default_sqlite_url(Path(directory))
-        upgrade(url)
-        yield "SQLite (PostgreSQL not reachable)", url
 
 
 def show(console: Console, label: str, report: ChaosReport, seconds: float) -> None:
@@ -114,7 +67,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (PostgreSQL)")
     args = parser.parse_args()
     console = Console(stderr=True)
-    with tempfile.TemporaryDirectory() as directory, bench_database() as (label, url):
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        bench_database("paydesk_chaos") as (label, url),
+    ):
         workers = args.workers if label == "PostgreSQL" else 1
         concurrency = 16 if args.orders > 100 else 12
         plan = ChaosPlan(

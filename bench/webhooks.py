@@ -26,26 +26,22 @@ import random
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from paydesk.db.engine import create_engine, default_sqlite_url, session_factory
+from _database import bench_database
+from paydesk.db.engine import create_engine, session_factory
 from paydesk.db.enums import DeliveryState
-from paydesk.db.migrate import upgrade
 from paydesk.db.models import Delivery
 from paydesk.domain.clock import SystemClock
 from paydesk.domain.ids import IdSource
@@ -54,8 +50,6 @@ from paydesk.domain.webhooks import add_endpoint, publish_pending
 from paydesk.webhooks import WebhookVerificationError, verify
 from paydesk.workers import DeliveryOptions, JobContext, deliver_due
 
-POSTGRES_URL_ENV = "PAYDESK_BENCH_POSTGRES_URL"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 MCHID = "1900000001"
 
 
@@ -114,44 +108,6 @@ def serve(app: Receiver) -> Iterator[str]:
 
 
 # --- the database ----------------------------------------------------------------------------
-
-
-async def _postgres_reachable(url: str) -> bool:
-    try:
-        connection = await asyncpg.connect(url, timeout=3)
-    except (OSError, TimeoutError, asyncpg.PostgresError):
-        return False
-    await connection.close()
-    return True
-
-
-async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(url, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@contextmanager
-def bench_database() -> Iterator[tuple[str, str]]:
-    """``(label, url)`` of a fresh, migrated database, removed afterwards."""
-    admin = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
-    if asyncio.run(_postgres_reachable(admin)):
-        name = f"paydesk_bench_{os.getpid()}"
-        asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-        address = make_url(admin).set(drivername="postgresql+asyncpg", database=name)
-        try:
-            rendered = address.render_as_string(hide_password=False)
-            upgrade(rendered)
-            yield "PostgreSQL", rendered
-        finally:
-            asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        url = default_sqlite_url(Path(directory))
-        upgrade(url)
-        yield "SQLite (PostgreSQL not reachable)", url
 
 
 async def seed(url: str, *, endpoint_url: str | None, events: int) -> str | None:
@@ -264,7 +220,7 @@ def main() -> None:
     table = Table(title="paydesk webhook delivery (workers are separate processes)")
     for column in ("database", "workers", "delivered", "seconds", "deliveries/s"):
         table.add_column(column, justify="right" if column != "database" else "left")
-    with serve(receiver) as base_url, bench_database() as (label, url):
+    with serve(receiver) as base_url, bench_database("paydesk_bench") as (label, url):
         receiver.secret = asyncio.run(seed(url, endpoint_url=f"{base_url}/hooks", events=0)) or ""
         for workers in (1, 2):
             before = asyncio.run(count_delivered(url))
