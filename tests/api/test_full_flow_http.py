@@ -26,7 +26,7 @@ from paydesk.domain.clock import SystemClock
 from paydesk.domain.ids import IdSource
 from paydesk.sandbox import SandboxCredentials
 from paydesk.settings import Settings
-from tests.api.serving import ServerThread, free_port
+from tests.serving import ServerThread, free_port
 
 MINI_APPID = "wx5a0d5a0d00000001"
 PAID_WITHIN = 15.0

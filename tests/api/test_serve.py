@@ -22,7 +22,7 @@ from paydesk.domain.context import Services
 from paydesk.sandbox import SandboxCredentials
 from paydesk.sandbox.credentials import CREDENTIALS_FILE
 from paydesk.settings import Settings
-from tests.api.serving import write_config_file
+from tests.serving import write_config_file
 
 MINI_APPID = "wx5a0d5a0d00000001"
 

@@ -20,8 +20,8 @@ from playwright.sync_api import Browser, sync_playwright
 from paydesk.api.serve import build_runtime
 from paydesk.sandbox import SandboxCredentials
 from paydesk.settings import Settings
-from tests.api.serving import ServerThread, free_port
 from tests.browser.support import Cashier, ShiftedClock
+from tests.serving import ServerThread, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page
 
-from tests.api.serving import free_port
+from tests.serving import free_port
 
 WECHAT_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "

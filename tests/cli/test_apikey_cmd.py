@@ -20,7 +20,7 @@ from paydesk.domain import apikeys
 from paydesk.domain.errors import Unauthenticated
 from paydesk.sandbox import SandboxCredentials
 from paydesk.sandbox.credentials import CREDENTIALS_FILE
-from tests.api.serving import write_config_file
+from tests.serving import write_config_file
 
 KEY = re.compile(r"pdk_[0-9A-Z]{52}")
 

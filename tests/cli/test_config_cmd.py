@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from paydesk.cli import app
 from paydesk.sandbox import SandboxCredentials
 from paydesk.sandbox.credentials import CREDENTIALS_FILE
-from tests.api.serving import write_config_file
+from tests.serving import write_config_file
 
 SECRET_KEY = "Qx7vN2pLmR9tW4yZ8bC3dF6gH1jK5sA0eU"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,9 @@ from paydesk.cli import app
 from paydesk.cli.sandbox_cmd import base_url, default_data_dir
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.credentials import CREDENTIALS_FILE
+from tests.serving import free_port
 
 WARM_START_LIMIT = 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def secrets_of(credentials: dict[str, Any]) -> list[str]:

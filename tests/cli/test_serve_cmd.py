@@ -21,7 +21,7 @@ from paydesk.cli import app
 from paydesk.cli.serve_cmd import startup_lines
 from paydesk.sandbox import SandboxCredentials
 from paydesk.settings import Settings
-from tests.api.serving import free_port, write_config_file
+from tests.serving import free_port, write_config_file
 
 KEY = re.compile(r"pdk_[0-9A-Z]{52}")
 CLEARED = ("CONFIG_FILE", "DATABASE_URL", "ENVIRONMENT", "PUBLIC_URL", "SANDBOX", "REDIS_URL")

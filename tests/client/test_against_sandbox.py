@@ -46,7 +46,7 @@ from paydesk.sandbox.credentials import (
     DEFAULT_OFFICIAL_ACCOUNT_APPID,
     MerchantCredentials,
 )
-from tests.sandbox.conftest import ServerThread
+from tests.serving import ServerThread
 
 BASE = "http://host.test/sandbox"
 NOTIFY = "https://merchant.test/notify"

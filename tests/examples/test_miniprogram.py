@@ -21,7 +21,7 @@ from paydesk.api.serve import build_runtime
 from paydesk.domain.push.references import in_page_path
 from paydesk.sandbox import SandboxCredentials
 from paydesk.settings import Settings
-from tests.api.serving import ServerThread, free_port
+from tests.serving import ServerThread, free_port
 from tests.stack import MINI_APPID
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "miniprogram"

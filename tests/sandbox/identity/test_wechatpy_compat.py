@@ -18,7 +18,7 @@ from wechatpy.oauth import WeChatOAuth
 from paydesk.sandbox import Sandbox
 from paydesk.sandbox.credentials import AppCredentials
 
-Server = Any  # tests/sandbox/conftest.py's ServerThread
+Server = Any  # tests/serving.py's ServerThread
 
 
 def apps(box: Sandbox) -> dict[str, AppCredentials]:

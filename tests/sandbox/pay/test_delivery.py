@@ -19,6 +19,7 @@ from starlette.routing import Route
 from paydesk.protocol.errors import SignTestProbe
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.pay.retry import schedule_offsets
+from tests.serving import free_port
 
 
 def _offsets(delivery: Any, kind: str = "real") -> list[float]:
@@ -171,21 +172,12 @@ def test_a_connection_error_is_recorded_and_retried(
     box, server = sandbox_server
     creds = box.credentials.merchants[0]
     with httpx.Client(base_url=server.base_url) as client:
-        closed_port = f"http://127.0.0.1:{_closed_port()}/notify"
+        closed_port = f"http://127.0.0.1:{free_port()}/notify"
         order = _v3_native(client, creds, "T_DLV00007", closed_port)
         client.post("/_sandbox/pay", json={"code_url": order["code_url"]})
         attempts = _wait_for_attempts(client, "T_DLV00007", 1)
     assert attempts[0]["status"] is None
     assert attempts[0]["error"].startswith("ConnectError")
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _v3_native(client: httpx.Client, creds: Any, number: str, notify_url: str) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Helpers for tests of ``paydesk serve``: free ports, uvicorn in a thread, a real config file.
+"""Helpers for tests that serve over real HTTP: free ports, uvicorn in a thread, a config file.
 
 port = free_port()
 runtime = build_runtime(Settings(public_url=f"http://127.0.0.1:{port}", ...))
 with ServerThread(runtime.app, port) as server:
     httpx.get(f"{server.base_url}/healthz")
+
+An app that need not know its own URL in advance takes any free port: ``ServerThread(app)``.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """Serve an ASGI app with uvicorn on 127.0.0.1:``port`` in a background thread (lifespan on)."""
+    """Serve an ASGI app with uvicorn on 127.0.0.1:``port`` (default: a free one) in a background
+    thread, lifespan on."""
 
-    def __init__(self, app: Any, port: int) -> None:
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = free_port() if port is None else port
+        self.base_url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="none"
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
