@@ -1,10 +1,15 @@
-"""Shared pytest setup. Fixtures live in plugin modules next to this file, loaded here.
+"""Shared pytest setup. Fixtures live in plugin modules, loaded here.
 
 ``tests/backends.py``: the database and Redis each run uses (``PAYDESK_TEST_BACKEND``), the
 ``backends`` marker, and the ``database_url`` / ``db_engine`` / ``db_session`` /
 ``redis_url`` / ``redis_prefix`` fixtures.
+
+``tests/stack.py``: the sandbox-backed app (``make_stack``, ``stack``).
+
+``tests/domain/users/fixtures.py``: user stacks for the mini program user's tests, domain and
+API (``stacks``, ``users``, ``exchanges``).
 """
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.backends", "tests.stack"]
+pytest_plugins = ["tests.backends", "tests.stack", "tests.domain.users.fixtures"]

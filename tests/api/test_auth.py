@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,33 +21,13 @@ from tests.domain.users.support import (
     UserStacks,
     add_fault,
     clear_faults,
-    count_code_exchanges,
     log_in,
     login_code,
     submit_code,
 )
-from tests.stack import MINI_APPID, OA_APPID, Stack, StackFactory
+from tests.stack import MINI_APPID, OA_APPID, Stack
 
 pytestmark = pytest.mark.backends
-
-
-@pytest.fixture
-def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every code the sandbox's ``jscode2session`` receives."""
-    return count_code_exchanges(monkeypatch)
-
-
-@pytest.fixture
-async def stacks(
-    make_stack: StackFactory, redis_url: str | None, redis_prefix: str, exchanges: list[str]
-) -> AsyncIterator[UserStacks]:
-    async with UserStacks(make_stack, redis_url, redis_prefix) as built:
-        yield built
-
-
-@pytest.fixture
-async def users(stacks: UserStacks) -> Stack:
-    return await stacks.build()
 
 
 async def test_a_login_code_becomes_a_session_and_a_user(

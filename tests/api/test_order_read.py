@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,28 +13,14 @@ from paydesk.domain.users.limits import Limit
 from paydesk.domain.users.tokens import digest
 from tests.domain.users.support import (
     LoggedIn,
-    UserStacks,
     add_fault,
     log_in,
     pay,
     payer_pays,
 )
-from tests.stack import CERTIFICATE_MCHID, PUBLIC_KEY_MCHID, Stack, StackFactory
+from tests.stack import CERTIFICATE_MCHID, PUBLIC_KEY_MCHID, Stack
 
 pytestmark = pytest.mark.backends
-
-
-@pytest.fixture
-async def stacks(
-    make_stack: StackFactory, redis_url: str | None, redis_prefix: str
-) -> AsyncIterator[UserStacks]:
-    async with UserStacks(make_stack, redis_url, redis_prefix) as built:
-        yield built
-
-
-@pytest.fixture
-async def users(stacks: UserStacks) -> Stack:
-    return await stacks.build()
 
 
 async def read(

@@ -8,7 +8,6 @@ the payer app's own appid and pays; the order records the payer app.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +36,6 @@ from tests.stack import (
     PAYDESK_URL,
     PUBLIC_KEY_MCHID,
     Stack,
-    StackFactory,
 )
 
 pytestmark = pytest.mark.backends
@@ -55,16 +53,9 @@ def sandbox_credentials(sandbox_credentials: SandboxCredentials) -> SandboxCrede
 
 
 @pytest.fixture
-async def stacks(
-    make_stack: StackFactory, redis_url: str | None, redis_prefix: str
-) -> AsyncIterator[UserStacks]:
-    async with UserStacks(make_stack, redis_url, redis_prefix) as built:
-        yield built
-
-
-@pytest.fixture
-async def stack(stacks: UserStacks) -> Stack:
-    return await stacks.build()
+def stack(users: Stack) -> Stack:
+    """Every test here runs on a user stack (``users``)."""
+    return users
 
 
 async def log_in_to(stack: Stack, appid: str) -> LoggedIn:

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +20,7 @@ from paydesk.domain.registry import Registry
 from paydesk.domain.users.tokens import digest
 from paydesk.protocol.virtual_payment import CLIENT_URI, pay_sig, user_signature
 from tests.domain.users.support import LoggedIn, UserStacks, add_fault, log_in, pay, payer_pays
-from tests.stack import MINI_APPID, PAYDESK_URL, Stack, StackFactory
+from tests.stack import MINI_APPID, PAYDESK_URL, Stack
 
 pytestmark = pytest.mark.backends
 
@@ -31,16 +30,9 @@ PARAM_KEYS = {"signData", "paySig", "signature", "mode"}
 
 
 @pytest.fixture
-async def stacks(
-    make_stack: StackFactory, redis_url: str | None, redis_prefix: str
-) -> AsyncIterator[UserStacks]:
-    async with UserStacks(make_stack, redis_url, redis_prefix) as built:
-        yield built
-
-
-@pytest.fixture
-async def stack(stacks: UserStacks) -> Stack:
-    return await stacks.build()
+def stack(users: Stack) -> Stack:
+    """Every test here runs on a user stack (``users``)."""
+    return users
 
 
 def app_key(stack: Stack) -> str:

@@ -142,12 +142,7 @@ async def clear_faults(stack: Stack) -> None:
 class UserStacks:
     """Builds user stacks and closes their caches (Redis connections) at the end of a test.
 
-    In a test module::
-
-        @pytest.fixture
-        async def stacks(make_stack, redis_url, redis_prefix) -> AsyncIterator[UserStacks]:
-            async with UserStacks(make_stack, redis_url, redis_prefix) as stacks:
-                yield stacks
+    Tests get one as the ``stacks`` fixture (``tests/domain/users/fixtures.py``).
     """
 
     def __init__(self, make_stack: StackFactory, redis_url: str | None, redis_prefix: str) -> None:

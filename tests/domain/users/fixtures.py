@@ -1,5 +1,9 @@
-"""Fixtures for the users domain tests: a user stack (the sandbox as WeChat, the run's
-database, and Redis on the postgresql backend) and a count of the codes WeChat exchanged."""
+"""Fixtures for the mini program user's tests, domain and API alike (a plugin of
+``tests/conftest.py``): user stacks and a record of the codes WeChat exchanged.
+
+A module that wants every test on a user stack under another name overrides that fixture
+with one that returns ``users``.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def stacks(
     make_stack: StackFactory, redis_url: str | None, redis_prefix: str, exchanges: list[str]
 ) -> AsyncIterator[UserStacks]:
-    """Builds user stacks; their caches are closed after the test."""
+    """Builds user stacks; their caches are closed after the test. Depends on ``exchanges``
+    because the sandbox binds its routes when a stack is built: the count must be on first."""
     async with UserStacks(make_stack, redis_url, redis_prefix) as built:
         yield built
 
