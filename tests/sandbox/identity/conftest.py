@@ -15,6 +15,7 @@ from paydesk.sandbox.credentials import AppCredentials
 
 LoginCode = Callable[..., Awaitable[dict[str, Any]]]
 ExpectErrcode = Callable[[httpx.Response, int], None]
+ExpectRefused = Callable[[str, bytes, int, str], Awaitable[None]]
 RID = re.compile(r", rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$")
 
 
@@ -28,6 +29,25 @@ def expect_errcode() -> ExpectErrcode:
         assert body["errcode"] == errcode, body
         assert RID.search(body["errmsg"]), body
         assert set(body) == {"errcode", "errmsg"}
+
+    return check
+
+
+@pytest.fixture
+def expect_refused(
+    sandbox_client: httpx.AsyncClient, mini: AppCredentials, oa: AppCredentials
+) -> ExpectRefused:
+    """``await expect_refused(path, body, status, message)``: POST ``body`` to a ``/_sandbox/``
+    control endpoint, its ``MINI`` and ``"OA"`` standing for the two apps' appids, and check
+    the sandbox's own error: ``status``, ``PARAM_ERROR``, ``message`` in its text."""
+
+    async def check(path: str, body: bytes, status: int, message: str) -> None:
+        content = body.replace(b"MINI", mini.appid.encode())
+        content = content.replace(b'"OA"', f'"{oa.appid}"'.encode())
+        response = await sandbox_client.post(path, content=content)
+        assert response.status_code == status, response.text
+        assert response.json()["code"] == "PARAM_ERROR"
+        assert message in response.json()["message"]
 
     return check
 

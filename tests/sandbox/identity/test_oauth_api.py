@@ -15,6 +15,7 @@ from paydesk.sandbox.identity.codes import CODE_LIFETIME
 from paydesk.sandbox.identity.oauth_api import ACCESS_LIFETIME, KEEP_EXPIRED, REFRESH_LIFETIME
 
 ExpectErrcode = Callable[[httpx.Response, int], None]
+ExpectRefused = Callable[[str, bytes, int, str], Awaitable[None]]
 OAuthCode = Callable[..., Awaitable[dict[str, Any]]]
 
 
@@ -240,17 +241,9 @@ async def test_userinfo_and_auth_errors(
     ],
 )
 async def test_oauth_code_refuses_bad_requests(
-    sandbox_client: httpx.AsyncClient,
-    oa: AppCredentials,
-    mini: AppCredentials,
-    body: bytes,
-    status: int,
-    message: str,
+    expect_refused: ExpectRefused, body: bytes, status: int, message: str
 ) -> None:
-    content = body.replace(b"MINI", mini.appid.encode()).replace(b'"OA"', f'"{oa.appid}"'.encode())
-    response = await sandbox_client.post("/_sandbox/oauth-code", content=content)
-    assert response.status_code == status
-    assert message in response.json()["message"]
+    await expect_refused("/_sandbox/oauth-code", body, status, message)
 
 
 async def test_oauth_code_for_a_known_openid_is_that_person(
