@@ -77,13 +77,14 @@ async def user_pay(
 ) -> dict[str, Any]:
     """Start (or resume) paying ``order_id`` as ``user``: the signed client parameters."""
     await limits.enforce(services, f"pay:{user.user_id}", limits.PAY_PER_USER)
-    await order_for_user(services, order_id, user)
     payer = Payer(appid=user.appid, openid=user.openid, user_id=user.user_id, client_ip=client_ip)
     start: PaymentStart | VirtualStart
+    # Both check that the user may see the order (order_for_user's rule) on their own read.
     if body.channel == "virtual":  # wx.requestVirtualPayment: domain/payments/virtual.py
         start = await start_virtual_payment(services, order_id, user)
     else:
-        start = await start_payment(services, order_id, PaymentChannel(body.channel), payer)
+        channel = PaymentChannel(body.channel)
+        start = await start_payment(services, order_id, channel, payer, user=user)
     return {
         "order_id": start.payment.order_id,
         "payment_id": start.payment.id,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paydesk.cache import SessionRecord
 from paydesk.db.enums import ApiVersion, OrderState, PaymentChannel
 from paydesk.db.models import Order, Payment
 from paydesk.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -30,6 +31,7 @@ from paydesk.domain.orders.states import transition
 from paydesk.domain.payments import remote
 from paydesk.domain.payments.params import client_params
 from paydesk.domain.payments.sync import sync_order
+from paydesk.domain.users.access import visible_to
 
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
@@ -112,12 +114,22 @@ async def start_payment(
     payer: Payer,
     *,
     mchid: str | None = None,
+    user: SessionRecord | None = None,
     redirect_url: str | None = None,
 ) -> PaymentStart:
-    """Start or resume paying ``order_id`` on ``channel`` (see the module docstring)."""
+    """Start or resume paying ``order_id`` on ``channel`` (see the module docstring).
+
+    ``mchid`` limits it to one merchant's orders (a merchant's call); ``user`` to the orders
+    that mini program user may see (``order_for_user``'s rule, on the same read).
+    """
     now = services.clock.now()
     async with services.db() as session:
         order, attempts = await _order_and_attempts(session, order_id, mchid)
+    if user is not None and (
+        order.mchid not in services.registry.app(user.appid).merchants
+        or not visible_to(order, attempts, user)
+    ):
+        raise NotFound("order_not_found", f"no order {order_id}")
     app = services.registry.check_binding(payer.appid, order.mchid)
     _check(order, channel, payer, app.type)
     if order.expires_at <= now + REUSE_MARGIN:

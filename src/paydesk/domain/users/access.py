@@ -14,6 +14,7 @@ revealed to other users.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select
@@ -27,7 +28,7 @@ from paydesk.domain.errors import NotFound
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
 
-__all__ = ["order_for_user", "owned_by"]
+__all__ = ["order_for_user", "owned_by", "visible_to"]
 
 _PAYABLE = (OrderState.CREATED, OrderState.PAYING)
 
@@ -60,6 +61,20 @@ async def _attempted_by(session: AsyncSession, order_id: str, user: SessionRecor
         )
     )
     return bool(await session.scalar(query))
+
+
+def visible_to(order: Order, attempts: Sequence[Payment], user: SessionRecord) -> bool:
+    """Whether ``user`` may see ``order`` (see the module docstring), given all its attempts.
+
+    For callers that have loaded the order with its attempts anyway (``start_payment``); the
+    app ↔ merchant binding is checked apart (``Registry``).
+    """
+    owned = owned_by(order, user)
+    if owned is not None:
+        return owned
+    return OrderState(order.state) in _PAYABLE or any(
+        attempt.appid == user.appid and attempt.openid == user.openid for attempt in attempts
+    )
 
 
 async def order_for_user(services: Services, order_id: str, user: SessionRecord) -> Order:
