@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from paydesk.protocol.keys import load_private_key
 from paydesk.protocol.v2.codec import parse_v2_fields
-from paydesk.protocol.v3.signing import build_authorization
 from paydesk.sandbox import Sandbox
 from paydesk.sandbox.faults import FaultPlan, parse_rule
+from tests.sandbox.signing import signed_v3_post
 
 # -- the plan ------------------------------------------------------------------------------------
 
@@ -176,7 +175,10 @@ async def test_reset_clears_the_faults(sandbox: Sandbox, sandbox_client: httpx.A
 
 def _native(sandbox: Sandbox, number: str) -> tuple[str, bytes, dict[str, str]]:
     creds = sandbox.credentials.merchants[0]
-    body = json.dumps(
+    url = "/v3/pay/transactions/native"
+    body, headers = signed_v3_post(
+        creds,
+        url,
         {
             "appid": "wx5a0d5a0d00000001",
             "mchid": creds.mchid,
@@ -184,20 +186,9 @@ def _native(sandbox: Sandbox, number: str) -> tuple[str, bytes, dict[str, str]]:
             "out_trade_no": number,
             "notify_url": "http://merchant.test/n",
             "amount": {"total": 1},
-        }
-    ).encode()
-    url = "/v3/pay/transactions/native"
-    header = build_authorization(
-        mchid=creds.mchid,
-        serial_no=creds.merchant_serial_no,
-        private_key=load_private_key(creds.merchant_private_key_pem),
-        method="POST",
-        url=url,
-        body=body,
-        timestamp=int(time.time()),
-        nonce="N",
+        },
     )
-    return url, body, {"Authorization": header}
+    return url, body, headers
 
 
 async def test_5xx_answers_system_error_without_acting(

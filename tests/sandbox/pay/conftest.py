@@ -1,6 +1,7 @@
 """Merchant-side helpers for the Pay tests: signed v3 calls, signed v2 calls, quick orders.
 
-``V3Merchant`` signs every request with protocol ``build_authorization`` and verifies every
+``V3Merchant`` signs every request with protocol ``build_authorization`` (through
+``tests/sandbox/signing.py``) and verifies every
 2xx answer with protocol ``verify_signed`` against the platform key or certificate the
 credentials publish — so every test that gets a 2xx also proves the answer's signature.
 """
@@ -15,12 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from paydesk.protocol.keys import load_certificate, load_private_key, load_public_key
+from paydesk.protocol.keys import load_certificate, load_public_key
 from paydesk.protocol.v2.codec import parse_v2_fields, signed_xml
 from paydesk.protocol.v2.sign import SignType, verify_v2
 from paydesk.protocol.v3.aead import Apiv3Cipher
 from paydesk.protocol.v3.notify import OpenedNotification, open_notification
-from paydesk.protocol.v3.signing import build_authorization
 from paydesk.protocol.v3.verify import KeySet, verify_signed
 from paydesk.sandbox import Sandbox
 from paydesk.sandbox.credentials import (
@@ -28,6 +28,7 @@ from paydesk.sandbox.credentials import (
     MerchantCredentials,
     SandboxCredentials,
 )
+from tests.sandbox.signing import v3_authorization
 
 MINI = DEFAULT_MINIPROGRAM_APPID
 NOTIFY_URL = "http://merchant.test/notify/v3"
@@ -84,16 +85,8 @@ class V3Merchant:
         self, method: str, url: str, body: bytes, *, timestamp: int | None = None
     ) -> str:
         self.nonce_counter += 1
-        return build_authorization(
-            mchid=self.creds.mchid,
-            serial_no=self.creds.merchant_serial_no,
-            private_key=load_private_key(self.creds.merchant_private_key_pem),
-            method=method,
-            url=url,
-            body=body,
-            timestamp=int(time.time()) if timestamp is None else timestamp,
-            nonce=f"NONCE{self.nonce_counter:06d}",
-        )
+        nonce = f"NONCE{self.nonce_counter:06d}"
+        return v3_authorization(self.creds, method, url, body, nonce=nonce, timestamp=timestamp)
 
     async def call(
         self, method: str, url: str, data: dict[str, Any] | None = None, **headers: str

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from paydesk.protocol.errors import SignTestProbe
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.pay.retry import schedule_offsets
+from tests.sandbox.signing import signed_v3_post
 from tests.serving import free_port
 
 
@@ -181,12 +182,10 @@ def test_a_connection_error_is_recorded_and_retried(
 
 
 def _v3_native(client: httpx.Client, creds: Any, number: str, notify_url: str) -> dict[str, Any]:
-    import json
-
-    from paydesk.protocol.keys import load_private_key
-    from paydesk.protocol.v3.signing import build_authorization
-
-    body = json.dumps(
+    url = "/v3/pay/transactions/native"
+    body, headers = signed_v3_post(
+        creds,
+        url,
         {
             "appid": "wx5a0d5a0d00000001",
             "mchid": creds.mchid,
@@ -194,21 +193,9 @@ def _v3_native(client: httpx.Client, creds: Any, number: str, notify_url: str) -
             "out_trade_no": number,
             "notify_url": notify_url,
             "amount": {"total": 1},
-        }
-    ).encode()
-    header = build_authorization(
-        mchid=creds.mchid,
-        serial_no=creds.merchant_serial_no,
-        private_key=load_private_key(creds.merchant_private_key_pem),
-        method="POST",
-        url="/v3/pay/transactions/native",
-        body=body,
-        timestamp=int(time.time()),
-        nonce="N",
+        },
     )
-    response = client.post(
-        "/v3/pay/transactions/native", content=body, headers={"Authorization": header}
-    )
+    response = client.post(url, content=body, headers=headers)
     result: dict[str, Any] = response.json()
     return result
 

@@ -3,7 +3,6 @@ the bridge driven in headless Chromium against the sandbox over real HTTP."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from urllib.parse import quote
@@ -15,8 +14,8 @@ from starlette.routing import Mount
 
 from paydesk.protocol.keys import load_private_key
 from paydesk.protocol.v3.pay_params import jsapi_pay_params
-from paydesk.protocol.v3.signing import build_authorization
 from paydesk.sandbox.credentials import DEFAULT_OFFICIAL_ACCOUNT_APPID
+from tests.sandbox.signing import signed_v3_post
 
 
 async def test_the_pay_sheet_shows_the_order_and_pays_through_the_payer(
@@ -183,7 +182,10 @@ async def test_mounted_pages_link_with_the_mount_prefix(sandbox: Any, v3: Any) -
 
 
 def _jsapi_order(base: str, creds: Any, number: str) -> str:
-    body = json.dumps(
+    url = "/v3/pay/transactions/jsapi"
+    body, headers = signed_v3_post(
+        creds,
+        url,
         {
             "appid": DEFAULT_OFFICIAL_ACCOUNT_APPID,
             "mchid": creds.mchid,
@@ -192,20 +194,9 @@ def _jsapi_order(base: str, creds: Any, number: str) -> str:
             "notify_url": "http://127.0.0.1:9/n",
             "amount": {"total": 1234},
             "payer": {"openid": "oBROWSER"},
-        }
-    ).encode()
-    url = "/v3/pay/transactions/jsapi"
-    header = build_authorization(
-        mchid=creds.mchid,
-        serial_no=creds.merchant_serial_no,
-        private_key=load_private_key(creds.merchant_private_key_pem),
-        method="POST",
-        url=url,
-        body=body,
-        timestamp=int(time.time()),
-        nonce="N",
+        },
     )
-    response = httpx.post(base + url, content=body, headers={"Authorization": header})
+    response = httpx.post(base + url, content=body, headers=headers)
     prepay_id: str = response.json()["prepay_id"]
     return prepay_id
 
