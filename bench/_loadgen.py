@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json as jsonlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,10 +107,15 @@ class Connection:
                 await writer.wait_closed()
 
     async def post(
-        self, url: str, *, json: Any = None, headers: dict[str, str] | None = None
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
-        """``POST url`` with ``json`` as its body."""
-        return await self.request("POST", url, json=json, headers=headers)
+        """``POST url`` with ``json`` (or the exact bytes ``content``) as its body."""
+        return await self.request("POST", url, json=json, content=content, headers=headers)
 
     async def get(self, url: str, *, headers: dict[str, str] | None = None) -> Response:
         """``GET url``."""
@@ -121,14 +127,18 @@ class Connection:
         url: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
         """Send one request on this connection and read its whole response.
 
         ``url`` is the path (and query), e.g. ``/api/v1/orders``. A ``json`` body other than
-        ``None`` is sent compact, as ``application/json``.
+        ``None`` is sent compact, as ``application/json``; ``content`` is sent byte for byte
+        (signed bodies), with whatever ``Content-Type`` the caller's headers name.
         """
-        head = self._request_head(method, url, json, headers)
+        if json is not None and content is not None:
+            raise ValueError("give json or content, not both")
+        head = self._request_head(method, url, json, content, headers)
         reader, writer = await self._ready()
         try:
             async with asyncio.timeout(self.timeout):
@@ -150,7 +160,12 @@ class Connection:
         return response
 
     def _request_head(
-        self, method: str, url: str, json: Any, headers: dict[str, str] | None
+        self,
+        method: str,
+        url: str,
+        json: Any,
+        content: bytes | None,
+        headers: dict[str, str] | None,
     ) -> bytes:
         if not url.startswith("/") or any(c in url for c in " \r\n"):
             raise ValueError(f"request target must be a path without spaces: {url!r}")
@@ -161,7 +176,7 @@ class Connection:
             if "\r" in value or "\n" in value:
                 raise ValueError(f"header {name!r} has a line break in its value")
             lines.append(f"{name}: {value}\r\n".encode("latin-1"))
-        body = b""
+        body = content or b""
         if json is not None:
             body = jsonlib.dumps(json, separators=(",", ":")).encode()
             lines.append(b"Content-Type: application/json\r\n")
@@ -189,6 +204,45 @@ class Connection:
 
     def _where(self, method: str, url: str) -> str:
         return f"{method} http://{self.host}:{self.port}{url}"
+
+
+class Pool:
+    """Connections to one ``base_url`` for a load whose concurrency varies (open loop): a
+    request takes an idle connection or opens one, and gives it back when answered.
+
+    >>> pool = Pool("http://127.0.0.1:8000")
+    >>> pool.size
+    0
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self._idle: list[Connection] = []
+        self._all: list[Connection] = []
+
+    @property
+    def size(self) -> int:
+        """How many connections the pool has made."""
+        return len(self._all)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection of its own for one request."""
+        if self._idle:
+            connection = self._idle.pop()
+        else:
+            connection = Connection(self.base_url, timeout=self.timeout)
+            self._all.append(connection)
+        try:
+            yield connection
+        finally:
+            self._idle.append(connection)
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        for connection in self._all:
+            await connection.aclose()
 
 
 async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[Response, bool]:

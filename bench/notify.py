@@ -13,8 +13,10 @@ the body and runs one ``UPDATE orders SET state = 'PAID' … WHERE out_trade_no 
 'PAYING'`` — on its own distinct orders of the same table. No verification, no decryption, no
 history: the floor of any handler that touches the database.
 
-**Load generator** (the same for both): an ``httpx.AsyncClient`` in this process with
-``--concurrency`` tasks, over **real HTTP on loopback** to uvicorn (one worker, default loop
+**Load generator** (the same for both): keep-alive connections of the lean client in
+``bench/_loadgen.py`` (httpx would burn more CPU per request than the baseline server on the
+same two cores, and cap it) in this process with ``--concurrency`` tasks, over **real HTTP on
+loopback** to uvicorn (one worker, default loop
 and HTTP implementation, identical settings) running in a **child process** per app. Maximum
 rates are measured in interleaved rounds (baseline, paydesk, baseline, …; the median round
 counts, so a noisy neighbour on a 2-core box hurts both alike); as each order is notified
@@ -26,7 +28,7 @@ that only answers 204) is printed so a reader can tell when it, not the server, 
 Every paydesk answer must be 204 and every order PAID, or the run fails.
 
 Usage: ``python bench/notify.py [--seconds 2] [--rounds 5] [--concurrency 16]`` (PostgreSQL at
-``PAYDESK_BENCH_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``). The
+``PAYDESK_BENCH_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/postgres``). The
 last line is JSON: ``{"notify_per_s", "baseline_per_s", "notify_vs_baseline",
 "notify_p99_ms_at_half_load"}``.
 """
@@ -52,13 +54,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
+from _database import admin_url, postgres_database
+from _loadgen import Pool
 from paydesk.db.engine import create_engine
-from paydesk.db.migrate import upgrade
 from paydesk.db.models import Notification, Order, Payment
 from paydesk.domain.clock import SystemClock
 from paydesk.domain.ids import IdSource
@@ -67,8 +69,6 @@ from paydesk.protocol.v3.aead import Apiv3Cipher
 from paydesk.protocol.v3.notify import seal_notification
 from paydesk.sandbox.credentials import SandboxCredentials
 
-ADMIN_ENV = "PAYDESK_BENCH_POSTGRES_URL"
-DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 APPID = "wx5a0d5a0d00000001"
 AMOUNT = 1999
 BASELINE_SQL = (
@@ -172,25 +172,10 @@ def child(*args: str) -> Iterator[str]:
 @contextlib.contextmanager
 def bench_database() -> Iterator[tuple[str, str]]:
     """``(sqlalchemy_url, asyncpg_dsn)`` of a fresh migrated PostgreSQL database; dropped after."""
-    admin = os.environ.get(ADMIN_ENV, DEFAULT_ADMIN)
-    name = f"paydesk_bench_notify_{os.getpid()}"
-
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(admin, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(admin).set(drivername="postgresql+asyncpg", database=name)
-        rendered = url.render_as_string(hide_password=False)
-        upgrade(rendered)
-        dsn = make_url(admin).set(database=name).render_as_string(hide_password=False)
-        yield rendered, dsn
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin = admin_url()
+    with postgres_database(admin, "paydesk_bench_notify") as url:
+        dsn = make_url(admin).set(database=make_url(url).database)
+        yield url, dsn.render_as_string(hide_password=False)
 
 
 async def seed(url: str, mchid: str, count: int, *, with_payments: bool) -> list[str]:
@@ -297,9 +282,10 @@ def seal_all(
 
 @dataclass(frozen=True)
 class Call:
-    """One request to make."""
+    """One request to make: ``POST base + path``."""
 
-    url: str
+    base: str
+    path: str
     body: bytes
     headers: dict[str, str]
 
@@ -324,14 +310,15 @@ class Run:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
-async def _one(http: httpx.AsyncClient, call: Call, run: Run, started: float) -> None:
-    response = await http.post(call.url, content=call.body, headers=call.headers)
+async def _one(pool: Pool, call: Call, run: Run, started: float) -> None:
+    async with pool.connection() as connection:
+        response = await connection.post(call.path, content=call.body, headers=call.headers)
     run.latencies_ms.append((time.perf_counter() - started) * 1000)
     run.statuses[response.status_code] = run.statuses.get(response.status_code, 0) + 1
 
 
 async def closed_loop(
-    http: httpx.AsyncClient, calls: Iterator[Call], seconds: float, concurrency: int
+    pools: dict[str, Pool], calls: Iterator[Call], seconds: float, concurrency: int
 ) -> Run:
     """``concurrency`` tasks sending back to back for ``seconds`` (or until calls run out)."""
     run = Run()
@@ -340,7 +327,7 @@ async def closed_loop(
 
     async def worker() -> None:
         for call in calls:
-            await _one(http, call, run, time.perf_counter())
+            await _one(pools[call.base], call, run, time.perf_counter())
             run.sent += 1
             if time.perf_counter() >= stop:
                 return
@@ -351,7 +338,7 @@ async def closed_loop(
 
 
 async def open_loop(
-    http: httpx.AsyncClient, calls: Iterator[Call], rate: float, seconds: float
+    pools: dict[str, Pool], calls: Iterator[Call], rate: float, seconds: float
 ) -> Run:
     """Request *i* due at ``t0 + i / rate``; latency measured from when it was due."""
     run = Run()
@@ -364,7 +351,7 @@ async def open_loop(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(_one(http, call, run, due)))
+        tasks.append(asyncio.create_task(_one(pools[call.base], call, run, due)))
         run.sent += 1
     await asyncio.gather(*tasks)
     run.seconds = time.perf_counter() - start
@@ -388,22 +375,24 @@ async def measure(
     ``--seconds`` or its share of the budget, whichever comes first; the half-load run gets
     what is left (and is shortened if that is not enough for ``--half-seconds``).
     """
-    notify_path = f"{paydesk_url}/api/v1/notify/wechatpay/v3/{mchid}"
-    paydesk_calls = iter([Call(notify_path, body, headers) for headers, body in sealed])
+    notify_path = f"/api/v1/notify/wechatpay/v3/{mchid}"
+    paydesk_calls = iter(
+        [Call(paydesk_url, notify_path, body, headers) for headers, body in sealed]
+    )
     some_body = sealed[0][1]
     baseline_calls = iter(
-        [Call(f"{baseline_url}/notify/{n}", some_body, {}) for n in baseline_numbers]
+        [Call(baseline_url, f"/notify/{n}", some_body, {}) for n in baseline_numbers]
     )
-    null_calls = itertools.repeat(Call(f"{baseline_url}/null", some_body, {}))
+    null_calls = itertools.repeat(Call(baseline_url, "/null", some_body, {}))
     warm_budget = 50
     paydesk_round = (len(sealed) - warm_budget) * 3 // 5 // args.rounds
     baseline_round = (len(baseline_numbers) - warm_budget) // args.rounds
-    limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=256)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+    pools = {url: Pool(url) for url in (paydesk_url, baseline_url)}
+    try:
 
         async def burst(calls: Iterator[Call], seconds: float, budget: int) -> Run:
             return await closed_loop(
-                http, itertools.islice(calls, budget), seconds, args.concurrency
+                pools, itertools.islice(calls, budget), seconds, args.concurrency
             )
 
         await burst(null_calls, 0.3, 10_000)  # warm up the client and both servers
@@ -417,7 +406,10 @@ async def measure(
         notify_per_s = statistics.median(r.per_second for r in paydesk_runs)
         left = list(paydesk_calls)
         seconds = min(args.half_seconds, len(left) / (notify_per_s / 2))
-        half = await open_loop(http, iter(left), notify_per_s / 2, seconds)
+        half = await open_loop(pools, iter(left), notify_per_s / 2, seconds)
+    finally:
+        for pool in pools.values():
+            await pool.aclose()
     return {
         "ceiling": ceiling,
         "baseline": baseline_runs,
@@ -496,7 +488,10 @@ def report(figures: dict[str, Any], prepared: float, total: float, args: Any) ->
     """The table, then the JSON line."""
     half: Run = figures["half"]
     print(f"prepared in {prepared:.1f} s (database, orders, RSA-signed notifications)")
-    print("load: httpx, real HTTP on loopback to uvicorn (1 worker each, in child processes)")
+    print(
+        "load: bench/_loadgen.py keep-alive connections, real HTTP on loopback to uvicorn"
+        " (1 worker each, in child processes)"
+    )
     print(f"{'':28}{'req/s (rounds)':>40}{'last round p50 / p99 ms':>26}")
     rows = [
         ("client ceiling (no-op 204)", [figures["ceiling"]]),

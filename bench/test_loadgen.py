@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benches import it as a sibling
-
-from _loadgen import Connection, ConnectionClosed, HttpClientError, ProtocolError
+from _loadgen import Connection, ConnectionClosed, HttpClientError, Pool, ProtocolError
 
 #: A scripted answer: bytes to send after reading one request, then whether to hang up.
 Answer = tuple[bytes, bool]
@@ -158,3 +154,39 @@ async def test_refuses_what_it_cannot_send_and_unreachable_servers() -> None:
         await http.get("/", headers={"X": "a\r\nInjected: 1"})
     with pytest.raises(HttpClientError, match="cannot connect"):
         await http.get("/")
+
+
+async def test_content_is_sent_byte_for_byte_with_the_callers_content_type() -> None:
+    signed = b'{"id":"EV-1", "resource" : {}}'  # spacing kept: a signature covers these bytes
+    async with (
+        scripted_server((b"HTTP/1.1 204 No Content\r\n\r\n", False)) as (url, script),
+        Connection(url) as http,
+    ):
+        answer = await http.post(
+            "/notify", content=signed, headers={"Content-Type": "application/json"}
+        )
+        with pytest.raises(ValueError, match="json or content"):
+            await http.post("/notify", json={}, content=b"{}")
+    assert answer.status_code == 204
+    [(line, headers, body)] = script.requests
+    assert (line, body) == ("POST /notify HTTP/1.1", signed)
+    assert headers["content-type"] == "application/json"
+    assert headers["content-length"] == str(len(signed))
+
+
+async def test_a_pool_reuses_idle_connections_and_opens_more_only_when_all_are_busy() -> None:
+    answers = [(ok(b"{}"), False) for _ in range(5)]
+    async with scripted_server(*answers) as (url, script):
+        pool = Pool(url)
+        try:
+            async with pool.connection() as first, pool.connection() as second:
+                assert first is not second
+                await asyncio.gather(first.get("/a"), second.get("/b"))
+            for path in ("/c", "/d", "/e"):  # one at a time: the idle ones serve them
+                async with pool.connection() as connection:
+                    await connection.get(path)
+        finally:
+            await pool.aclose()
+    assert pool.size == 2
+    assert script.connections == 2
+    assert sorted(line for line, _, _ in script.requests) == [f"GET /{p} HTTP/1.1" for p in "abcde"]
