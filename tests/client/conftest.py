@@ -1,5 +1,6 @@
 """Client fixtures: keys made once per run, merchant accounts in both key modes, the
-WeChat Pay double of :mod:`tests.client.doubles`, a recording ``sleep`` and pinned nonces."""
+WeChat Pay and api.weixin.qq.com doubles of :mod:`tests.client.doubles`, a recording ``sleep``
+and pinned nonces."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.client.doubles import (
     PUBLIC_KEY_ID,
     V2_KEY,
     PayDouble,
+    Upstream,
 )
 
 
@@ -127,4 +129,17 @@ async def mock_http(pay_double: PayDouble) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def cert_http(cert_double: PayDouble) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(cert_double)) as http:
+        yield http
+
+
+@pytest.fixture
+def upstream() -> Upstream:
+    """api.weixin.qq.com's double: script its ``answers``, read its ``requests``."""
+    return Upstream()
+
+
+@pytest.fixture
+async def upstream_http(upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client whose every request reaches ``upstream``."""
+    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
         yield http

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -17,14 +17,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 @pytest.fixture
-def upstream() -> Upstream:
-    return Upstream()
-
-
-@pytest.fixture
-async def login(upstream: Upstream, sleep: Sleep) -> AsyncIterator[LoginClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
-        yield LoginClient(Endpoints.sandbox("http://sandbox.test"), http, sleep=sleep)
+def login(upstream_http: httpx.AsyncClient, sleep: Sleep) -> LoginClient:
+    return LoginClient(Endpoints.sandbox("http://sandbox.test"), upstream_http, sleep=sleep)
 
 
 @pytest.mark.parametrize("unionid", [None, "", "oUnion000000000000000000001"])

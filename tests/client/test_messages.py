@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -30,22 +30,16 @@ class Fetcher:
 
 
 @pytest.fixture
-def upstream() -> Upstream:
-    return Upstream()
-
-
-@pytest.fixture
 def fetch() -> Fetcher:
     return Fetcher()
 
 
 @pytest.fixture
-async def messages(
-    upstream: Upstream, fetch: Fetcher, sleep: Sleep
-) -> AsyncIterator[MessagesClient]:
+def messages(upstream_http: httpx.AsyncClient, fetch: Fetcher, sleep: Sleep) -> MessagesClient:
     tokens = AccessTokens(fetch, clock=lambda: NOW)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
-        yield MessagesClient(Endpoints.sandbox("http://sandbox.test"), http, tokens, sleep=sleep)
+    return MessagesClient(
+        Endpoints.sandbox("http://sandbox.test"), upstream_http, tokens, sleep=sleep
+    )
 
 
 def tokens_used(upstream: Upstream) -> list[str]:

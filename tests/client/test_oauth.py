@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -26,14 +26,8 @@ TOKEN = {
 
 
 @pytest.fixture
-def upstream() -> Upstream:
-    return Upstream()
-
-
-@pytest.fixture
-async def oauth(upstream: Upstream, sleep: Sleep) -> AsyncIterator[OAuthClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
-        yield OAuthClient(Endpoints.sandbox("http://sandbox.test"), http, sleep=sleep)
+def oauth(upstream_http: httpx.AsyncClient, sleep: Sleep) -> OAuthClient:
+    return OAuthClient(Endpoints.sandbox("http://sandbox.test"), upstream_http, sleep=sleep)
 
 
 async def test_exchange_code(oauth: OAuthClient, upstream: Upstream) -> None:

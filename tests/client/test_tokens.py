@@ -129,16 +129,10 @@ async def test_after_the_lock_a_token_stored_by_another_process_is_used() -> Non
 
 
 @pytest.fixture
-def upstream() -> Upstream:
-    return Upstream()
-
-
-@pytest.fixture
-async def token_client(upstream: Upstream, sleep: Sleep) -> AsyncIterator[TokenClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
-        yield TokenClient(
-            Endpoints.sandbox("http://sandbox.test"), http, clock=lambda: NOW, sleep=sleep
-        )
+def token_client(upstream_http: httpx.AsyncClient, sleep: Sleep) -> TokenClient:
+    return TokenClient(
+        Endpoints.sandbox("http://sandbox.test"), upstream_http, clock=lambda: NOW, sleep=sleep
+    )
 
 
 @pytest.mark.parametrize("force", [False, True])
