@@ -57,33 +57,30 @@ class Cashier:
 
     def link(self, **order: Any) -> tuple[dict[str, Any], str]:
         """A new order (the merchant's POST /orders) and its cashier link."""
-        headers = {"Authorization": f"Bearer {self.api_key}"}
         body = {"merchant_order_id": f"web-{free_port()}-{id(order)}", "amount": 2590,
                 "description": "年度会员 Annual membership", **order}  # fmt: skip
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=10) as http:
-            created = http.post("/api/v1/orders", json=body)
-            assert created.status_code == 201, created.text
-            link = http.post(f"/api/v1/orders/{created.json()['id']}/cashier")
-            assert link.status_code == 200, link.text
-        return created.json(), link.json()["url"]
+        created: dict[str, Any] = self.merchant("POST", "/api/v1/orders", 201, json=body).json()
+        link = self.merchant("POST", f"/api/v1/orders/{created['id']}/cashier", 200)
+        return created, link.json()["url"]
 
     def order(self, order_id: str) -> dict[str, Any]:
         """The order as the merchant backend reads it (no sync: the server's stored word)."""
-        headers = {"Authorization": f"Bearer {self.api_key}"}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=10) as http:
-            answer = http.get(f"/api/v1/orders/{order_id}")
-            assert answer.status_code == 200, answer.text
-            result: dict[str, Any] = answer.json()
-            return result
+        result: dict[str, Any] = self.merchant("GET", f"/api/v1/orders/{order_id}", 200).json()
+        return result
 
     def close(self, order_id: str) -> dict[str, Any]:
         """The merchant closes the order."""
+        path = f"/api/v1/orders/{order_id}/close"
+        result: dict[str, Any] = self.merchant("POST", path, 200).json()
+        return result
+
+    def merchant(self, method: str, path: str, status: int, **kwargs: Any) -> httpx.Response:
+        """A call of the merchant API with the app's key, which must answer ``status``."""
         headers = {"Authorization": f"Bearer {self.api_key}"}
         with httpx.Client(base_url=self.base_url, headers=headers, timeout=10) as http:
-            answer = http.post(f"/api/v1/orders/{order_id}/close")
-            assert answer.status_code == 200, answer.text
-            result: dict[str, Any] = answer.json()
-            return result
+            answer = http.request(method, path, **kwargs)
+        assert answer.status_code == status, answer.text
+        return answer
 
     def sandbox(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A call to the mounted sandbox's control API."""
