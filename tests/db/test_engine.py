@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, InvalidRequestError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, InvalidRequestError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
@@ -336,3 +336,19 @@ def test_postgresql_sessions_are_plain() -> None:
     factory = session_factory(create_engine("postgresql://paydesk@db/paydesk"))
 
     assert factory.class_ is AsyncSession
+
+
+async def test_database_errors_do_not_carry_bound_values(tmp_path: Path) -> None:
+    engine = create_engine(default_sqlite_url(tmp_path))
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("CREATE TABLE secrets (key TEXT UNIQUE)")
+            insert = text("INSERT INTO secrets (key) VALUES (:key)")
+            await connection.execute(insert, {"key": "session-key-abc"})
+            with pytest.raises(IntegrityError) as failed:
+                await connection.execute(insert, {"key": "session-key-abc"})
+    finally:
+        await engine.dispose()
+
+    assert "INSERT INTO secrets" in str(failed.value)
+    assert "session-key-abc" not in str(failed.value)

@@ -123,13 +123,17 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     the pool; the file's directory is created if missing. PostgreSQL: asyncpg with a pool of 20
     (+10 overflow), a ping before handing out a connection idle for over 2 s
     (:mod:`paydesk.db.liveness`), recycling after 30 min, and the session time zone set to UTC.
-    ``options`` go to SQLAlchemy and win over these.
+    Both: bound values are left out of error messages (``hide_parameters``). ``options`` go to
+    SQLAlchemy and win over these.
 
     >>> engine = create_engine("sqlite+aiosqlite:///:memory:")
     >>> is_postgresql(engine)
     False
     """
     parsed = _parse(url)
+    # A database error's message would otherwise carry the statement's bound values into the
+    # logs: session keys, tokens, payers' openids. The statement itself is still shown.
+    options = {"hide_parameters": True, **options}
     if parsed.get_backend_name() == "postgresql":
         defaults: dict[str, Any] = {
             "connect_args": {"server_settings": {"timezone": "UTC", "application_name": "paydesk"}},
