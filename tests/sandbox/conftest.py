@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,16 @@ class Receiver:
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST"])])
+
+    def wait_for(self, count: int, seconds: float = 10) -> list[dict[str, Any]]:
+        """Block until ``count`` requests have arrived (served from another thread: see
+        ``receiver_server``); every request received so far."""
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the sandbox delivered {len(self.received)} of {count}")
+            time.sleep(0.02)
+        return self.received
 
 
 @pytest.fixture

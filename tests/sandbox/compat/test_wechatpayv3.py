@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +21,15 @@ from paydesk.sandbox.credentials import DEFAULT_MINIPROGRAM_APPID, MerchantCrede
 OPENID = "oCOMPAT000000000000000000001"
 
 
-def _wait_for(receiver: Any, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while len(receiver.received) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the sandbox delivered {len(receiver.received)} of {count}")
-        time.sleep(0.02)
-    received: list[dict[str, Any]] = receiver.received
-    return received
-
-
 def _client(
     creds: MerchantCredentials, base_url: str, notify_url: str, cert_dir: Path | None = None
 ) -> WeChatPay:
+    verify: dict[str, str | None]
     if creds.mode == "public_key":
-        client = WeChatPay(
-            wechatpay_type=WeChatPayType.MINIPROG,
-            mchid=creds.mchid,
-            private_key=creds.merchant_private_key_pem,
-            cert_serial_no=creds.merchant_serial_no,
-            appid=DEFAULT_MINIPROGRAM_APPID,
-            apiv3_key=creds.apiv3_key,
-            notify_url=notify_url,
-            public_key=creds.platform_public_key_pem,
-            public_key_id=creds.platform_public_key_id,
-        )
+        verify = {
+            "public_key": creds.platform_public_key_pem,
+            "public_key_id": creds.platform_public_key_id,
+        }
     else:
         # Certificate mode downloads certificates in the constructor, from WeChat's host: give it
         # the sandbox's certificate in cert_dir, then download again through the sandbox below.
@@ -55,16 +38,17 @@ def _client(
         (cert_dir / f"{creds.platform_certificate_serial}.pem").write_text(
             creds.platform_certificate_pem
         )
-        client = WeChatPay(
-            wechatpay_type=WeChatPayType.MINIPROG,
-            mchid=creds.mchid,
-            private_key=creds.merchant_private_key_pem,
-            cert_serial_no=creds.merchant_serial_no,
-            appid=DEFAULT_MINIPROGRAM_APPID,
-            apiv3_key=creds.apiv3_key,
-            notify_url=notify_url,
-            cert_dir=str(cert_dir),
-        )
+        verify = {"cert_dir": str(cert_dir)}
+    client = WeChatPay(
+        wechatpay_type=WeChatPayType.MINIPROG,
+        mchid=creds.mchid,
+        private_key=creds.merchant_private_key_pem,
+        cert_serial_no=creds.merchant_serial_no,
+        appid=DEFAULT_MINIPROGRAM_APPID,
+        apiv3_key=creds.apiv3_key,
+        notify_url=notify_url,
+        **verify,
+    )
     client._core._gate_way = base_url
     return client
 
@@ -131,7 +115,7 @@ def test_pay_refund_and_the_callbacks(wxpay: WeChatPay, sandbox_server: Any, rec
     )
     prepay_id = json.loads(body)["prepay_id"]
     httpx.post(server.base_url + "/_sandbox/pay", json={"prepay_id": prepay_id})
-    [paid] = _wait_for(receiver, 1)
+    [paid] = receiver.wait_for(1)
     result = wxpay.callback(paid["headers"], paid["body"])
     assert result["event_type"] == "TRANSACTION.SUCCESS"
     assert result["resource"]["out_trade_no"] == "T_WXV3_0005"
@@ -146,7 +130,7 @@ def test_pay_refund_and_the_callbacks(wxpay: WeChatPay, sandbox_server: Any, rec
     )
     assert (code, json.loads(body)["status"]) == (200, "PROCESSING")
     httpx.post(server.base_url + "/_sandbox/clock", json={"advance_seconds": 5})
-    [_, refunded] = _wait_for(receiver, 2)
+    [_, refunded] = receiver.wait_for(2)
     refund = wxpay.callback(refunded["headers"], refunded["body"])
     assert refund["event_type"] == "REFUND.SUCCESS"
     assert refund["resource"]["refund_status"] == "SUCCESS"
@@ -168,7 +152,7 @@ def test_a_tampered_notification_is_refused_by_callback(
         description="d", out_trade_no="T_WXV3_0007", amount={"total": 1}, payer={"openid": OPENID}
     )[1]
     httpx.post(server.base_url + "/_sandbox/pay", json={"prepay_id": json.loads(body)["prepay_id"]})
-    [paid] = _wait_for(receiver, 1)
+    [paid] = receiver.wait_for(1)
     assert (
         wxpay.callback(
             paid["headers"], paid["body"].replace(b"encrypt-resource", b"encrypt-resourcE")

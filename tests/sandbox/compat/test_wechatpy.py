@@ -7,7 +7,6 @@ the sandbox's v2 notifications with ``parse_payment_result`` / ``parse_refund_no
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -44,16 +43,6 @@ def _create(client: WeChatPay, number: str, notify_url: str, total: int = 100) -
     return result
 
 
-def _wait_for(receiver: Any, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while len(receiver.received) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the sandbox delivered {len(receiver.received)} of {count}")
-        time.sleep(0.02)
-    received: list[dict[str, Any]] = receiver.received
-    return received
-
-
 def test_unifiedorder_orderquery_closeorder(
     wechat: tuple[WeChatPay, str], receiver_server: Any
 ) -> None:
@@ -78,7 +67,7 @@ def test_the_payment_notification_parses_and_closing_a_paid_order_fails(
     client, base = wechat
     created = _create(client, "T_WXPY_0002", receiver_server.base_url + "/notify", 250)
     httpx.post(base + "/_sandbox/pay", json={"prepay_id": created["prepay_id"], "openid": OPENID})
-    [notified] = _wait_for(receiver, 1)
+    [notified] = receiver.wait_for(1)
     result = client.parse_payment_result(notified["body"])
     assert (result["out_trade_no"], result["total_fee"], result["openid"]) == (
         "T_WXPY_0002",
@@ -98,7 +87,7 @@ def test_refund_and_its_encrypted_notification(
     client, base = wechat
     created = _create(client, "T_WXPY_0003", receiver_server.base_url + "/notify")
     httpx.post(base + "/_sandbox/pay", json={"prepay_id": created["prepay_id"]})
-    _wait_for(receiver, 1)
+    receiver.wait_for(1)
     refund = client.refund.apply(
         total_fee=100,
         refund_fee=40,
@@ -108,7 +97,7 @@ def test_refund_and_its_encrypted_notification(
     )
     assert refund["result_code"] == "SUCCESS"
     httpx.post(base + "/_sandbox/clock", json={"advance_seconds": 5})
-    [_, notified] = _wait_for(receiver, 2)
+    [_, notified] = receiver.wait_for(2)
     assert notified["path"] == "/refund"
     result = client.parse_refund_notify_result(notified["body"])
     assert (result["out_refund_no"], result["refund_fee"], result["refund_status"]) == (
