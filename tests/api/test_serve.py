@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from paydesk.api.app import PUSH_SHUTDOWN_GRACE_SECONDS
 from paydesk.api.serve import (
     SANDBOX_PATH,
     Runtime,
@@ -19,6 +20,7 @@ from paydesk.api.serve import (
 )
 from paydesk.db.migrate import current_revision_async, head_revision
 from paydesk.domain.context import Services
+from paydesk.domain.push import PushRuntime
 from paydesk.sandbox import SandboxCredentials
 from paydesk.sandbox.credentials import CREDENTIALS_FILE
 from paydesk.settings import Settings
@@ -173,3 +175,19 @@ async def test_the_self_transport_refuses_before_the_app_exists() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
         with pytest.raises(httpx.ConnectError, match="not built yet"):
             await client.get("/healthz")
+
+
+async def test_stopping_the_app_gives_pushes_work_in_flight_its_grace(
+    tmp_path: Path, sandbox_credentials: SandboxCredentials
+) -> None:
+    graces: list[float] = []
+
+    class RecordingRuntime(PushRuntime):
+        async def shutdown(self, grace_seconds: float) -> None:
+            graces.append(grace_seconds)
+            await super().shutdown(grace_seconds)
+
+    runtime = embedded(tmp_path, sandbox_credentials)
+    async with runtime.running():
+        runtime.app.state.push_runtime = RecordingRuntime()
+    assert graces == [PUSH_SHUTDOWN_GRACE_SECONDS]

@@ -33,7 +33,11 @@ from paydesk.api.routes import (
     tickets,
 )
 from paydesk.domain.context import Services
+from paydesk.domain.push.worker import PushRuntime
 from paydesk.sandbox.http import BodyLimitMiddleware
+
+#: How long shutdown waits for pushes' background work before cancelling it.
+PUSH_SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 def create_app(
@@ -51,6 +55,10 @@ def create_app(
         finally:
             # A notification answered at its deadline may still be finishing its transaction.
             await notify.finish_in_flight()
+            # Pushes were answered "success" at once; their work may still be running.
+            runtime: PushRuntime | None = getattr(app.state, "push_runtime", None)
+            if runtime is not None:
+                await runtime.shutdown(grace_seconds=PUSH_SHUTDOWN_GRACE_SECONDS)
             if close_services_on_shutdown:
                 await services.aclose()
 

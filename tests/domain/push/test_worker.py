@@ -146,3 +146,41 @@ async def test_closing_cancels_the_work_in_flight(stack: Stack) -> None:
     assert task.cancelled()
     assert runtime.pending == 0
     assert not await handled(stack)
+
+
+async def test_shutdown_lets_work_in_flight_finish_within_the_grace(stack: Stack) -> None:
+    release = asyncio.Event()
+
+    async def short_delay(seconds: float) -> None:
+        await release.wait()
+
+    await add_fault(stack, kind="5xx", path=SEND_PATH, times=1)
+    runtime = PushRuntime(PushSettings(retry_delays=(1.0,)), sleep=short_delay)
+    message = await taken_card(stack)
+    task = runtime.spawn(stack.services, stack.services.registry.app(MINI_APPID), message)
+    asyncio.get_running_loop().call_later(0.05, release.set)
+
+    await runtime.shutdown(grace_seconds=10)
+
+    assert task.result() == Detour.LINK_SENT
+    assert await handled(stack)
+
+
+async def test_shutdown_cancels_what_outlasts_the_grace_and_leaves_it_for_a_rerun(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def stuck(seconds: float) -> None:
+        await asyncio.Event().wait()
+
+    await add_fault(stack, kind="5xx", path=SEND_PATH)
+    runtime = PushRuntime(PushSettings(retry_delays=(1.0,)), sleep=stuck)
+    message = await taken_card(stack)
+    task = runtime.spawn(stack.services, stack.services.registry.app(MINI_APPID), message)
+
+    with caplog.at_level(logging.WARNING, logger="paydesk.push"):
+        await runtime.shutdown(grace_seconds=0.2)
+
+    assert task.cancelled()
+    assert runtime.pending == 0
+    assert not await handled(stack)  # rerun_pushes takes it up again
+    assert "1 push(es) still working at shutdown: cancelled" in caplog.text

@@ -87,6 +87,18 @@ class PushRuntime:
             task.cancel()
         await self.drain()
 
+    async def shutdown(self, grace_seconds: float) -> None:
+        """Let the work in flight finish for up to ``grace_seconds``, then cancel the rest.
+
+        What is cancelled is not lost: its push has no ``handled_at``, and the worker's
+        ``rerun_pushes`` job takes it up again.
+        """
+        try:
+            await asyncio.wait_for(asyncio.shield(self.drain()), timeout=grace_seconds)
+        except TimeoutError:
+            log.warning("%d push(es) still working at shutdown: cancelled", self.pending)
+        await self.aclose()
+
     async def _run(
         self, services: Services, app: AppConfig, message: PushedMessage
     ) -> Detour | None:
