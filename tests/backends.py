@@ -11,10 +11,11 @@ either cannot be reached the run fails with how to start it; it is never skipped
 
     PAYDESK_TEST_BACKEND=postgresql .venv/bin/pytest -m backends
 
-Fixtures: ``database_url`` (session), ``db_engine`` and ``db_session`` (per test; every table is
-emptied after each test), ``fresh_database_url`` (an empty, unmigrated database of the selected
-backend, per test), ``redis_url`` and ``redis_prefix`` (session). Override the service addresses
-with ``PAYDESK_TEST_POSTGRES_URL`` (an admin connection) and ``PAYDESK_TEST_REDIS_URL``.
+Fixtures: ``database_url`` (session), ``db_engine``, ``db`` (its session factory) and
+``db_session`` (per test; every table is emptied after each test), ``fresh_database_url`` (an
+empty, unmigrated database of the selected backend, per test), ``redis_url`` and
+``redis_prefix`` (session). Override the service addresses with ``PAYDESK_TEST_POSTGRES_URL``
+(an admin connection) and ``PAYDESK_TEST_REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import pytest
 import redis
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from paydesk.db.engine import create_engine, default_sqlite_url, session_factory
 from paydesk.db.migrate import upgrade
@@ -231,6 +232,12 @@ async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     finally:
         await empty_all_tables(engine)
         await engine.dispose()
+
+
+@pytest.fixture
+def db(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """The session factory the code under test takes, on ``db_engine``."""
+    return session_factory(db_engine)
 
 
 @pytest.fixture

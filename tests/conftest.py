@@ -1,7 +1,7 @@
 """Shared pytest setup. Fixtures live in plugin modules, loaded here.
 
 ``tests/backends.py``: the database and Redis each run uses (``PAYDESK_TEST_BACKEND``), the
-``backends`` marker, and the ``database_url`` / ``db_engine`` / ``db_session`` /
+``backends`` marker, and the ``database_url`` / ``db_engine`` / ``db`` / ``db_session`` /
 ``redis_url`` / ``redis_prefix`` fixtures.
 
 ``tests/stack.py``: the sandbox-backed app (``make_stack``, ``stack``).

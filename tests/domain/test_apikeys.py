@@ -7,9 +7,8 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paydesk.db.engine import session_factory
 from paydesk.db.models import ApiKey
 from paydesk.domain import apikeys
 from paydesk.domain.clock import FixedClock
@@ -19,11 +18,6 @@ from tests.db import rows
 from tests.db.rows import T0
 
 pytestmark = pytest.mark.backends
-
-
-@pytest.fixture
-def db(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(db_engine)
 
 
 async def new_key(db: async_sessionmaker[AsyncSession], *, revoked: bool = False) -> str:

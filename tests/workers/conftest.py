@@ -1,26 +1,8 @@
-"""Fixtures for worker tests: a fixed clock, reproducible ids, a session factory."""
+"""Fixtures for worker tests: the webhook world's pinned clock and reproducible ids
+(``tests/domain/webhooks/world.py``); ``db``, the session factory, is ``tests/backends.py``'s."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tests.domain.webhooks.world import clock, ids
 
-from paydesk.db.engine import session_factory
-from paydesk.domain.clock import FixedClock
-from paydesk.domain.ids import IdSource
-from tests.domain.webhooks.world import T0, reproducible_ids
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
-
-
-@pytest.fixture
-def ids(clock: FixedClock) -> IdSource:
-    return reproducible_ids(clock)
-
-
-@pytest.fixture
-def db(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(db_engine)
+__all__ = ["clock", "ids"]

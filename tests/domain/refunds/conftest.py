@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paydesk.db.engine import session_factory
 from paydesk.db.enums import ApiVersion, OrderState, PaymentChannel
 from paydesk.db.models import Order, OrderEvent, OutboxEvent, Payment
 from paydesk.domain.clock import FixedClock
@@ -32,11 +31,6 @@ def clock() -> FixedClock:
 def ids(clock: FixedClock) -> IdSource:
     rng = random.Random(5)
     return IdSource(clock, lambda n: rng.randbytes(n))
-
-
-@pytest.fixture
-def db(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(db_engine)
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paydesk.db.engine import session_factory
 from paydesk.db.enums import OrderState
 from paydesk.db.models import Order
 from paydesk.domain.clock import FixedClock
@@ -23,11 +22,6 @@ pytestmark = pytest.mark.backends
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def db(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(db_engine)
 
 
 @pytest.fixture

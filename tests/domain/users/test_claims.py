@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paydesk.db.engine import session_factory
 from paydesk.db.enums import LoginCodeState
 from paydesk.db.models import LoginCode
 from paydesk.domain.clock import FixedClock
@@ -21,11 +20,6 @@ pytestmark = pytest.mark.backends
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 APPID = "wx5a0d5a0d00000001"
 CODE = "a" * 64
-
-
-@pytest.fixture
-def db(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(db_engine)
 
 
 @pytest.fixture

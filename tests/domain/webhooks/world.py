@@ -1,4 +1,8 @@
-"""A small world for webhook tests: a pinned clock, reproducible ids, events and endpoints."""
+"""A small world for webhook tests: a pinned clock, reproducible ids, events and endpoints.
+
+Its ``clock`` and ``ids`` fixtures are those of every test in ``tests/domain/webhooks`` and
+``tests/workers``: each of those conftests imports them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paydesk.domain.clock import Clock
+from paydesk.domain.clock import Clock, FixedClock
 from paydesk.domain.ids import IdSource
 from paydesk.domain.outbox import add_event
 from paydesk.domain.webhooks import add_endpoint
@@ -22,6 +27,18 @@ URL = "https://shop.example/webhooks/paydesk"
 def reproducible_ids(clock: Clock, seed: int = 0) -> IdSource:
     """Ids and secrets from a seeded generator: different from each other, same every run."""
     return IdSource(clock, random.Random(seed).randbytes)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The world's time: pinned at ``T0``."""
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def ids(clock: FixedClock) -> IdSource:
+    """Reproducible ids on ``clock``."""
+    return reproducible_ids(clock)
 
 
 async def new_event(
