@@ -4,7 +4,8 @@
 ``backends`` marker, and the ``database_url`` / ``db_engine`` / ``db`` / ``db_session`` /
 ``redis_url`` / ``redis_prefix`` fixtures.
 
-``tests/stack.py``: the sandbox-backed app (``make_stack``, ``stack``).
+``tests/stack.py``: the sandbox-backed app (``make_stack``, ``stack``, and ``world`` on a
+``clock`` fixture of the tests' own).
 
 ``tests/domain/users/fixtures.py``: user stacks for the mini program user's tests, domain and
 API (``stacks``, ``users``, ``exchanges``).

@@ -152,3 +152,10 @@ async def make_stack(
 async def stack(make_stack: StackFactory) -> Stack:
     """The default stack: both sandbox merchants on Pay v3, the real clock."""
     return await make_stack()
+
+
+@pytest.fixture
+async def world(make_stack: StackFactory, clock: Clock) -> Stack:
+    """A stack with paydesk and the sandbox both on ``clock``, a fixture that the tests wanting a
+    world define next to them (each its own pinned time)."""
+    return await make_stack(clock=clock)

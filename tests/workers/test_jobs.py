@@ -31,7 +31,7 @@ from tests.domain.sweeps.world import (
     pay_at_wechat,
     paying_order,
 )
-from tests.stack import Stack, StackFactory
+from tests.stack import Stack
 from tests.workers.receiver import Receiver
 
 pytestmark = pytest.mark.backends
@@ -43,11 +43,6 @@ HOOK_URL = "http://merchant.test/hooks"
 def clock() -> FixedClock:
     # Today: the sandbox's certificates are valid from the moment they were made.
     return FixedClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-async def world(make_stack: StackFactory, clock: FixedClock) -> Stack:
-    return await make_stack(clock=clock)
 
 
 def context(stack: Stack, http: httpx.AsyncClient) -> JobContext:

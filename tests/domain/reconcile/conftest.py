@@ -1,4 +1,5 @@
-"""Fixtures for reconciliation: paydesk and the sandbox on one clock, at 10:00 Beijing today."""
+"""Fixtures for reconciliation: paydesk and the sandbox on one clock (``world``, their stack, is
+``tests/stack.py``'s), at 10:00 Beijing today."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 
 from paydesk.domain.clock import FixedClock
 from paydesk.protocol.times import BEIJING
-from tests.stack import Stack, StackFactory
 
 
 @pytest.fixture
@@ -16,9 +16,3 @@ def clock() -> FixedClock:
     """10:00 in Beijing on today's Beijing date: every trade of a test falls on one bill day."""
     today = datetime.now(UTC).astimezone(BEIJING).date()
     return FixedClock(datetime.combine(today, time(10), tzinfo=BEIJING).astimezone(UTC))
-
-
-@pytest.fixture
-async def world(make_stack: StackFactory, clock: FixedClock) -> Stack:
-    """The stack with paydesk and the sandbox both on ``clock``."""
-    return await make_stack(clock=clock)
