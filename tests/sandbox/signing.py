@@ -13,7 +13,7 @@ from typing import Any
 
 from paydesk.protocol.keys import load_private_key
 from paydesk.protocol.v3.signing import build_authorization
-from paydesk.sandbox.credentials import MerchantCredentials
+from paydesk.sandbox.credentials import DEFAULT_MINIPROGRAM_APPID, MerchantCredentials
 
 
 def v3_authorization(
@@ -45,3 +45,19 @@ def signed_v3_post(
     """``payload`` as the JSON body of a v3 POST to ``url``, and the headers that sign it."""
     body = json.dumps(payload).encode()
     return body, {"Authorization": v3_authorization(creds, "POST", url, body)}
+
+
+def native_prepay(
+    creds: MerchantCredentials, number: str, notify_url: str = "http://merchant.test/n"
+) -> tuple[str, bytes, dict[str, str]]:
+    """A signed v3 Native prepay of 0.01 yuan, order ``number``: its path, body and headers."""
+    url = "/v3/pay/transactions/native"
+    order = {
+        "appid": DEFAULT_MINIPROGRAM_APPID,
+        "mchid": creds.mchid,
+        "description": "d",
+        "out_trade_no": number,
+        "notify_url": notify_url,
+        "amount": {"total": 1},
+    }
+    return (url, *signed_v3_post(creds, url, order))

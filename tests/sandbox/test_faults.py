@@ -14,7 +14,7 @@ import pytest
 from paydesk.protocol.v2.codec import parse_v2_fields
 from paydesk.sandbox import Sandbox
 from paydesk.sandbox.faults import FaultPlan, parse_rule
-from tests.sandbox.signing import signed_v3_post
+from tests.sandbox.signing import native_prepay
 
 # -- the plan ------------------------------------------------------------------------------------
 
@@ -174,21 +174,7 @@ async def test_reset_clears_the_faults(sandbox: Sandbox, sandbox_client: httpx.A
 
 
 def _native(sandbox: Sandbox, number: str) -> tuple[str, bytes, dict[str, str]]:
-    creds = sandbox.credentials.merchants[0]
-    url = "/v3/pay/transactions/native"
-    body, headers = signed_v3_post(
-        creds,
-        url,
-        {
-            "appid": "wx5a0d5a0d00000001",
-            "mchid": creds.mchid,
-            "description": "d",
-            "out_trade_no": number,
-            "notify_url": "http://merchant.test/n",
-            "amount": {"total": 1},
-        },
-    )
-    return url, body, headers
+    return native_prepay(sandbox.credentials.merchants[0], number)
 
 
 async def test_5xx_answers_system_error_without_acting(

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from paydesk.protocol.errors import SignTestProbe
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.pay.retry import schedule_offsets
-from tests.sandbox.signing import signed_v3_post
+from tests.sandbox.signing import native_prepay
 from tests.serving import free_port
 
 
@@ -182,21 +182,8 @@ def test_a_connection_error_is_recorded_and_retried(
 
 
 def _v3_native(client: httpx.Client, creds: Any, number: str, notify_url: str) -> dict[str, Any]:
-    url = "/v3/pay/transactions/native"
-    body, headers = signed_v3_post(
-        creds,
-        url,
-        {
-            "appid": "wx5a0d5a0d00000001",
-            "mchid": creds.mchid,
-            "description": "d",
-            "out_trade_no": number,
-            "notify_url": notify_url,
-            "amount": {"total": 1},
-        },
-    )
-    response = client.post(url, content=body, headers=headers)
-    result: dict[str, Any] = response.json()
+    url, body, headers = native_prepay(creds, number, notify_url)
+    result: dict[str, Any] = client.post(url, content=body, headers=headers).json()
     return result
 
 
