@@ -21,6 +21,7 @@ from paydesk.domain.cashier import prepays, status
 from paydesk.domain.clock import FixedClock
 from paydesk.domain.errors import InvalidInput
 from paydesk.web import outcome
+from tests.domain.users.support import payer_pays
 from tests.stack import CERTIFICATE_MCHID, OA_APPID, PAYDESK_URL, Stack, StackFactory
 
 pytestmark = pytest.mark.backends
@@ -88,20 +89,6 @@ async def authorize(stack: Stack, redirect: httpx.Response) -> str:
     callback: str = answer.headers["location"]
     assert callback.startswith(f"{PAYDESK_URL}/pay/"), callback
     return callback
-
-
-async def jsapi_pay(stack: Stack, params: dict[str, str]) -> httpx.Response:
-    """What the WeixinJSBridge stand-in does: the sandbox checks paySign and pays."""
-    return await stack.sandbox_client.post(
-        "/_sandbox/pay",
-        json={
-            "prepay_id": params["package"].removeprefix("prepay_id="),
-            "pay_sign": params["paySign"],
-            "timestamp": params["timeStamp"],
-            "nonce_str": params["nonceStr"],
-            "sign_type": params["signType"],
-        },
-    )
 
 
 # --- the link -----------------------------------------------------------------------------------
@@ -380,7 +367,7 @@ async def test_in_wechat_oauth_then_jsapi_then_paid(make_stack: StackFactory) ->
     params = pay_params(page)
     assert set(params) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
     assert params["appId"] == query["appid"][0]
-    paid = await jsapi_pay(stack, params)
+    paid = await payer_pays(stack, params)
     assert paid.status_code == 200, paid.text
     assert paid.json()["err_msg"] == "get_brand_wcpay_request:ok"
     result = await stack.api.get(f"{url}/result?r=ok")
@@ -647,7 +634,7 @@ async def test_merchant_pay_jsapi_needs_an_openid_and_pays_with_it(stack: Stack)
         order["id"],
         MerchantPayRequest(channel="jsapi", openid="oMerchantKnowsThisPayer0000"),
     )
-    assert (await jsapi_pay(stack, answer["params"])).status_code == 200
+    assert (await payer_pays(stack, answer["params"])).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -703,7 +690,7 @@ async def test_merchant_pay_over_http_shares_the_pay_route_with_users(stack: Sta
     )
     assert jsapi.status_code == 200, jsapi.text
     assert jsapi.json()["reused"] is False
-    paid = await jsapi_pay(stack, jsapi.json()["params"])
+    paid = await payer_pays(stack, jsapi.json()["params"])
     assert paid.status_code == 200, paid.text
     assert paid.json()["err_msg"] == "get_brand_wcpay_request:ok"
 

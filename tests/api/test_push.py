@@ -28,7 +28,7 @@ from tests.domain.push.support import (
     use_push_mode,
     user_writes,
 )
-from tests.domain.users.support import add_fault
+from tests.domain.users.support import add_fault, payer_pays
 from tests.stack import MINI_APPID, OA_APPID, PAYDESK_URL, Stack, StackFactory
 
 pytestmark = pytest.mark.backends
@@ -373,16 +373,7 @@ async def test_a_card_becomes_a_link_that_pays_by_oauth_and_jsapi(pushing: Stack
     assert found, page.text[:400]
     params = json.loads(html.unescape(found.group(1)))
     assert params["appId"] == OA_APPID
-    paid = await pushing.sandbox_client.post(
-        "/_sandbox/pay",
-        json={
-            "prepay_id": params["package"].removeprefix("prepay_id="),
-            "pay_sign": params["paySign"],
-            "timestamp": params["timeStamp"],
-            "nonce_str": params["nonceStr"],
-            "sign_type": params["signType"],
-        },
-    )
+    paid = await payer_pays(pushing, params)  # the WeixinJSBridge stand-in checks paySign
     assert paid.status_code == 200, paid.text
     await pushing.sandbox.pay.drain()
     result = await pushing.api.get(f"{url}/result", headers=headers)
