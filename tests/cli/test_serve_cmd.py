@@ -32,6 +32,15 @@ def clean_env(data_dir: Path) -> dict[str, str]:
     return {**env, "PAYDESK_DATA_DIR": str(data_dir), "COLUMNS": "200"}
 
 
+@pytest.fixture
+def in_process_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``clean_env`` for a ``serve`` invoked in this process: the cleared settings unset."""
+    for name, value in clean_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    for name in CLEARED:
+        monkeypatch.delenv(f"PAYDESK_{name}", raising=False)
+
+
 def start(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     """``python -m paydesk serve`` on a free port; waits for /healthz."""
     port = free_port()
@@ -97,13 +106,8 @@ def test_serve_runs_the_embedded_setup_and_shows_the_key_once(tmp_path: Path) ->
     assert f"paydesk on {url}" in output
 
 
-def test_serve_refuses_production_without_a_config_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in clean_env(tmp_path).items():
-        monkeypatch.setenv(name, value)
-    for name in CLEARED:
-        monkeypatch.delenv(f"PAYDESK_{name}", raising=False)
+@pytest.mark.usefixtures("in_process_env")
+def test_serve_refuses_production_without_a_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYDESK_ENVIRONMENT", "production")
     monkeypatch.setenv("PAYDESK_SECRET_KEY", "Qx7vN2pLmR9tW4yZ8bC3dF6gH1jK5sA0eU")
     result = CliRunner().invoke(app, ["serve", "--port", str(free_port())])
@@ -137,13 +141,10 @@ async def test_startup_lines_of_a_production_app_name_no_sandbox(
     assert "paydesk apikey create --name <who>" in lines
 
 
+@pytest.mark.usefixtures("in_process_env")
 def test_serve_prints_where_to_go_then_hands_the_app_to_uvicorn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in clean_env(tmp_path).items():
-        monkeypatch.setenv(name, value)
-    for name in CLEARED:
-        monkeypatch.delenv(f"PAYDESK_{name}", raising=False)
     served: list[dict[str, Any]] = []
 
     def fake_run(app: Any, **options: Any) -> None:
