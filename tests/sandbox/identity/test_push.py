@@ -18,18 +18,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from paydesk.protocol.messages import (
-    MessageCrypto,
     PushFormat,
     check_push_signature,
     custom_text,
     encode_send_body,
-    extract_encrypt,
     parse_push,
 )
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.credentials import AppCredentials
 from paydesk.sandbox.identity import push as push_module
-from paydesk.sandbox.identity.push_build import original_id
+from paydesk.sandbox.identity.push_build import PushMode, original_id
+from tests.sandbox.identity.merchant import open_push
 
 PUSH_URL = "https://merchant.example/wechat/push"
 
@@ -94,27 +93,6 @@ async def world(sandbox_credentials: SandboxCredentials) -> AsyncIterator[World]
         yield World(box, client, merchant, apps["miniprogram"], apps["official_account"])
 
 
-def open_push(app: AppCredentials, received: dict[str, Any], mode: str, fmt: PushFormat) -> bytes:
-    """The merchant's side, with the protocol layer: verify, decrypt, return the message."""
-    query = received["query"]
-    check_push_signature(
-        token=app.push_token,
-        timestamp=query["timestamp"],
-        nonce=query["nonce"],
-        signature=query["signature"],
-    )
-    if mode == "plain":
-        body: bytes = received["body"]
-        return body
-    crypto = MessageCrypto(app.push_token, app.encoding_aes_key, app.appid)
-    return crypto.open(
-        msg_signature=query["msg_signature"],
-        timestamp=query["timestamp"],
-        nonce=query["nonce"],
-        encrypt=extract_encrypt(received["body"], fmt),
-    )
-
-
 # ---- push URL ----
 
 
@@ -162,7 +140,7 @@ async def test_push_url_refusals(world: World, body: bytes, status: int) -> None
 @pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 async def test_a_push_arrives_signed_and_sealed_as_wechat_sends_it(
-    world: World, mode: str, fmt: PushFormat
+    world: World, mode: PushMode, fmt: PushFormat
 ) -> None:
     await world.set_url(world.mini)
     response = await world.push(
@@ -182,7 +160,7 @@ async def test_a_push_arrives_signed_and_sealed_as_wechat_sends_it(
     expected_type = "text/xml" if fmt == "xml" else "application/json"
     assert received["headers"]["content-type"] == expected_type
     assert received["query"]["openid"] == record["openid"]
-    message = parse_push(open_push(world.mini, received, mode, fmt), fmt)
+    message = parse_push(open_push(world.mini, received["query"], received["body"], mode, fmt), fmt)
     assert message.msg_type == "text"
     assert message.content == "我要付款"
     assert message.from_user == record["openid"]
@@ -226,7 +204,9 @@ async def test_every_message_type_reaches_the_merchant(
     record = (
         await world.push(appid=world.mini.appid, message=message, mode="safe", format="json")
     ).json()
-    pushed = parse_push(open_push(world.mini, world.merchant.received[0], "safe", "json"), "json")
+    received = world.merchant.received[0]
+    opened = open_push(world.mini, received["query"], received["body"], "safe", "json")
+    pushed = parse_push(opened, "json")
     assert pushed.msg_type == message["MsgType"]
     if message["MsgType"] == "event":
         assert (pushed.event, pushed.session_from, pushed.msg_id) == (

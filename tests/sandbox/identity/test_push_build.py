@@ -11,10 +11,7 @@ import pytest
 
 from paydesk.protocol.errors import SignatureMismatch
 from paydesk.protocol.messages import (
-    MessageCrypto,
     PushFormat,
-    check_push_signature,
-    extract_encrypt,
     parse_push,
 )
 from paydesk.protocol.xmlcodec import parse_xml
@@ -27,6 +24,7 @@ from paydesk.sandbox.identity.push_build import (
     original_id,
     seal_push,
 )
+from tests.sandbox.identity.merchant import open_push
 
 DEFAULTS = {
     "PicUrl": "http://sandbox.test/pic",
@@ -124,30 +122,6 @@ def test_pushes_wechat_would_not_send_are_refused(
         fields_for(mini if kind == "mini" else oa, message)
 
 
-def open_sealed(
-    app: AppCredentials, query: dict[str, str], body: bytes, mode: PushMode, fmt: PushFormat
-) -> bytes:
-    """What a merchant does with a push: check signatures, decrypt, and return the message."""
-    check_push_signature(
-        token=app.push_token,
-        timestamp=query["timestamp"],
-        nonce=query["nonce"],
-        signature=query["signature"],
-    )
-    if mode == "plain":
-        assert "encrypt_type" not in query
-        assert "msg_signature" not in query
-        return body
-    assert query["encrypt_type"] == "aes"
-    crypto = MessageCrypto(app.push_token, app.encoding_aes_key, app.appid)
-    return crypto.open(
-        msg_signature=query["msg_signature"],
-        timestamp=query["timestamp"],
-        nonce=query["nonce"],
-        encrypt=extract_encrypt(body, fmt),
-    )
-
-
 @pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_sealed_pushes_open_with_the_protocol_layer(
@@ -165,7 +139,7 @@ def test_sealed_pushes_open_with_the_protocol_layer(
     )
     assert list(sealed.query)[:4] == ["signature", "timestamp", "nonce", "openid"]
     assert sealed.query["openid"] == "oUSER"
-    message = parse_push(open_sealed(mini, sealed.query, sealed.body, mode, fmt), fmt)
+    message = parse_push(open_push(mini, sealed.query, sealed.body, mode, fmt), fmt)
     assert (message.content, message.msg_id, message.from_user) == (
         "请帮我付款 <&>",
         "24000000000000001",
@@ -193,4 +167,4 @@ def test_a_tampered_encrypt_fails_the_msg_signature(mini: AppCredentials) -> Non
     body = json.loads(sealed.body)
     body["Encrypt"] = body["Encrypt"][::-1]
     with pytest.raises(SignatureMismatch):
-        open_sealed(mini, sealed.query, json.dumps(body).encode(), "safe", "json")
+        open_push(mini, sealed.query, json.dumps(body).encode(), "safe", "json")
