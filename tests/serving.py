@@ -6,6 +6,7 @@ with ServerThread(runtime.app, port) as server:
     httpx.get(f"{server.base_url}/healthz")
 
 An app that need not know its own URL in advance takes any free port: ``ServerThread(app)``.
+``serve_embedded`` does all of it for ``paydesk serve``'s embedded app (the sandbox as WeChat).
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
+from paydesk.api.serve import build_runtime
+from paydesk.domain.clock import Clock
 from paydesk.sandbox import SandboxCredentials
+from paydesk.settings import Settings
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -55,6 +64,28 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+def in_own_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion on a thread of its own: where an event loop may already be
+    running on this thread (Playwright's sync API keeps one), ``asyncio.run`` cannot be used."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(work())).result(timeout=60)
+
+
+@contextmanager
+def serve_embedded(
+    data_dir: Path, credentials: SandboxCredentials, clock: Clock | None = None
+) -> Iterator[tuple[str, str]]:
+    """``paydesk serve``'s embedded app (the sandbox as WeChat, a SQLite file in ``data_dir``)
+    under uvicorn on a free port; yields its base URL and its first API key."""
+    port = free_port()
+    settings = Settings(data_dir=data_dir, public_url=f"http://127.0.0.1:{port}")
+    runtime = build_runtime(settings, sandbox_credentials=credentials, clock=clock)
+    api_key = in_own_thread(runtime.prepare)
+    assert api_key is not None
+    with ServerThread(runtime.app, port) as server:
+        yield server.base_url, api_key
 
 
 def write_config_file(directory: Path, credentials: SandboxCredentials) -> Path:

@@ -8,20 +8,15 @@ is not used anywhere). Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from paydesk.api.serve import build_runtime
 from paydesk.sandbox import SandboxCredentials
-from paydesk.settings import Settings
 from tests.browser.support import Cashier, ShiftedClock
-from tests.serving import ServerThread, free_port
+from tests.serving import serve_embedded
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,15 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-T = TypeVar("T")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def in_own_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion on a thread of its own: Playwright's sync API keeps an
-    event loop running on the main thread, so ``asyncio.run`` cannot be used there."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(work())).result(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +36,10 @@ def cashier(
     tmp_path_factory: pytest.TempPathFactory, sandbox_credentials: SandboxCredentials
 ) -> Iterator[Cashier]:
     """``paydesk serve``'s app under uvicorn on a free port, with a fresh SQLite database."""
-    port = free_port()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("cashier-browser"),
-        public_url=f"http://127.0.0.1:{port}",
-    )
     clock = ShiftedClock()
-    runtime = build_runtime(settings, sandbox_credentials=sandbox_credentials, clock=clock)
-    api_key = in_own_thread(runtime.prepare)
-    assert api_key is not None
-    with ServerThread(runtime.app, port) as server:
-        yield Cashier(server.base_url, api_key, clock)
+    data_dir = tmp_path_factory.mktemp("cashier-browser")
+    with serve_embedded(data_dir, sandbox_credentials, clock) as (base_url, api_key):
+        yield Cashier(base_url, api_key, clock)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ cancel, iOS."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -17,11 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from paydesk.api.serve import build_runtime
 from paydesk.domain.push.references import in_page_path
 from paydesk.sandbox import SandboxCredentials
-from paydesk.settings import Settings
-from tests.serving import ServerThread, free_port
+from tests.serving import free_port, serve_embedded
 from tests.stack import MINI_APPID
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "miniprogram"
@@ -128,15 +125,9 @@ class Served:
 def served(
     tmp_path_factory: pytest.TempPathFactory, sandbox_credentials: SandboxCredentials
 ) -> Iterator[Served]:
-    port = free_port()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("miniprogram"), public_url=f"http://127.0.0.1:{port}"
-    )
-    runtime = build_runtime(settings, sandbox_credentials=sandbox_credentials)
-    api_key = asyncio.run(runtime.prepare())
-    assert api_key is not None
-    with ServerThread(runtime.app, port) as server:
-        yield Served(server.base_url, api_key)
+    data_dir = tmp_path_factory.mktemp("miniprogram")
+    with serve_embedded(data_dir, sandbox_credentials) as (base_url, api_key):
+        yield Served(base_url, api_key)
 
 
 def test_the_page_logs_in_pays_and_asks_the_server(served: Served) -> None:
