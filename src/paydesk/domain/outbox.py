@@ -28,6 +28,16 @@ EVENT_TYPES = frozenset(
 )
 
 
+def event_payload(event_id: str, type: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The event as the merchant receives it.
+
+    >>> from datetime import UTC, datetime
+    >>> event_payload("evt_1", "order.paid", {}, datetime(2026, 1, 1, tzinfo=UTC))["created"]
+    1767225600
+    """
+    return {"id": event_id, "type": type, "created": int(now.timestamp()), "data": data}
+
+
 async def add_event(
     session: AsyncSession,
     *,
@@ -49,7 +59,7 @@ async def add_event(
         mchid=mchid,
         order_id=order_id,
         refund_id=refund_id,
-        payload={"id": event_id, "type": type, "created": int(now.timestamp()), "data": data},
+        payload=event_payload(event_id, type, data, now),
         created_at=now,
     )
     session.add(row)

@@ -19,6 +19,7 @@ from paydesk.db.enums import NotificationKind
 from paydesk.domain.anomalies import record_anomaly
 from paydesk.domain.notifications.receipts import Receipt, anomaly, verdict_for
 from paydesk.domain.notifications.records import Inbound, notification_row
+from paydesk.domain.payments.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.payments.settle import TradeReport, settle
 from paydesk.domain.refunds import RefundReport, settle_refund
 
@@ -50,10 +51,22 @@ async def _foreign_merchant(
     return anomaly(_MERCHANT_MISMATCH)
 
 
+def payment_detail(report: TradeReport, verdict: str) -> str:
+    """The stored ``detail`` of a payment notification: what it said, and what we made of it."""
+    return (
+        f"{report.trade_state} for {report.out_trade_no}"
+        f" (transaction {report.transaction_id}, {report.total} fen): {verdict}"
+    )
+
+
 async def apply_payment(
     services: Services, inbound: Inbound, report: TradeReport, *, event_id: str | None
 ) -> Receipt:
     """Settle a verified payment notification and store it, in one transaction."""
+    if takes_fast_path(services):  # the common case in one statement (PostgreSQL)
+        receipt = await settle_paid_at_once(services, inbound, report, event_id=event_id)
+        if receipt is not None:
+            return receipt
     cause = f"notify.{inbound.api_version.value}"
     order_id: str | None = None
     async with services.db.begin() as session:
@@ -71,10 +84,7 @@ async def apply_payment(
             )
             verdict = verdict_for(settled)
             order_id = settled.order.id if settled.order is not None else None
-        detail = (
-            f"{report.trade_state} for {report.out_trade_no}"
-            f" (transaction {report.transaction_id}, {report.total} fen): {verdict}"
-        )
+        detail = payment_detail(report, verdict)
         row = notification_row(
             inbound,
             kind=NotificationKind.PAYMENT,

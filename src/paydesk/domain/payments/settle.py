@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,7 +96,7 @@ async def settle(
     if report.trade_state not in ("SUCCESS", "REFUND"):
         payment.trade_state = report.trade_state
         return Settled(Outcome.NOT_PAID, order)
-    problem = _mismatch(order, payment, report)
+    problem = mismatch(order, payment, report)
     if problem is not None:
         kind, detail = problem
         await record_anomaly(
@@ -125,16 +126,8 @@ async def settle(
             cause=cause,
             now=now,
             ids=ids,
-            detail={"out_trade_no": report.out_trade_no, "transaction_id": report.transaction_id},
-            values={
-                "transaction_id": report.transaction_id,
-                "paid_amount": report.payer_total
-                if report.payer_total is not None
-                else report.total,
-                "paid_at": report.success_time or now,
-                "payer_openid": report.openid or order.payer_openid,
-                "payer_appid": report.appid,
-            },
+            detail=paid_detail(report),
+            values=paid_values(order, report, now),
         )
         if moved is None:
             return Settled(Outcome.DUPLICATE, order)
@@ -160,9 +153,26 @@ async def settle(
     return Settled(Outcome.ANOMALY, order, kind)
 
 
-def _mismatch(
+def paid_detail(report: TradeReport) -> dict[str, Any]:
+    """The order_event ``detail`` of a payment that made its order PAID."""
+    return {"out_trade_no": report.out_trade_no, "transaction_id": report.transaction_id}
+
+
+def paid_values(order: Order, report: TradeReport, now: datetime) -> dict[str, Any]:
+    """The order's columns a payment sets when it makes the order PAID."""
+    return {
+        "transaction_id": report.transaction_id,
+        "paid_amount": report.payer_total if report.payer_total is not None else report.total,
+        "paid_at": report.success_time or now,
+        "payer_openid": report.openid or order.payer_openid,
+        "payer_appid": report.appid,
+    }
+
+
+def mismatch(
     order: Order, payment: Payment, report: TradeReport
 ) -> tuple[str, dict[str, object]] | None:
+    """The anomaly (kind, detail) when ``report`` disagrees with our records, else None."""
     if report.mchid != order.mchid:
         return "merchant_mismatch", {"ours": order.mchid, "reported": report.mchid}
     if report.appid != payment.appid:
