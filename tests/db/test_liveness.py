@@ -38,6 +38,18 @@ async def postgres_url() -> AsyncIterator[str]:
         await drop_postgres_database(name)
 
 
+@pytest.fixture
+async def pinging(postgres_url: str) -> AsyncIterator[tuple[AsyncEngine, Clock]]:
+    """A one-connection pool that pings connections idle over 2 s, on a clock moved by hand."""
+    clock = Clock()
+    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=1)
+    ping_when_idle(engine, after_seconds=2.0, clock=clock)
+    try:
+        yield engine, clock
+    finally:
+        await engine.dispose()
+
+
 async def backend_pid(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         pid: int = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
@@ -55,39 +67,31 @@ async def kill(url: str, pid: int) -> None:
 
 
 async def test_an_idle_connection_the_server_ended_is_replaced_before_use(
-    postgres_url: str,
+    postgres_url: str, pinging: tuple[AsyncEngine, Clock]
 ) -> None:
-    clock = Clock()
-    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=1)
-    ping_when_idle(engine, after_seconds=2.0, clock=clock)
-    try:
-        first = await backend_pid(engine)
-        await kill(postgres_url, first)
-        clock.now += 2.5  # idle long enough: pinged at checkout, found dead, replaced
+    engine, clock = pinging
+    first = await backend_pid(engine)
+    await kill(postgres_url, first)
+    clock.now += 2.5  # idle long enough: pinged at checkout, found dead, replaced
 
-        second = await backend_pid(engine)
+    second = await backend_pid(engine)
 
-        assert second != first
-    finally:
-        await engine.dispose()
+    assert second != first
 
 
-async def test_a_connection_back_only_a_moment_ago_is_not_pinged(postgres_url: str) -> None:
-    clock = Clock()
-    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=1)
-    ping_when_idle(engine, after_seconds=2.0, clock=clock)
-    try:
-        first = await backend_pid(engine)
-        await kill(postgres_url, first)
-        clock.now += 1.0  # not idle long: handed out unpinged, so the dead socket shows
+async def test_a_connection_back_only_a_moment_ago_is_not_pinged(
+    postgres_url: str, pinging: tuple[AsyncEngine, Clock]
+) -> None:
+    engine, clock = pinging
+    first = await backend_pid(engine)
+    await kill(postgres_url, first)
+    clock.now += 1.0  # not idle long: handed out unpinged, so the dead socket shows
 
-        with pytest.raises(DBAPIError) as failed:
-            await backend_pid(engine)
+    with pytest.raises(DBAPIError) as failed:
+        await backend_pid(engine)
 
-        assert failed.value.connection_invalidated
-        assert await backend_pid(engine) != first  # the pool replaced it right after
-    finally:
-        await engine.dispose()
+    assert failed.value.connection_invalidated
+    assert await backend_pid(engine) != first  # the pool replaced it right after
 
 
 def test_paydesk_engines_ping_idle_connections_instead_of_every_checkout() -> None:

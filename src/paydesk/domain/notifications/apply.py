@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from paydesk.db.enums import NotificationKind
 from paydesk.domain.anomalies import record_anomaly
 from paydesk.domain.notifications.receipts import Receipt, anomaly, verdict_for
-from paydesk.domain.notifications.records import Inbound, notification_row
+from paydesk.domain.notifications.records import Inbound, notification_row, payment_notification
 from paydesk.domain.payments.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.payments.settle import TradeReport, settle
 from paydesk.domain.refunds import RefundReport, settle_refund
@@ -51,14 +51,6 @@ async def _foreign_merchant(
     return anomaly(_MERCHANT_MISMATCH)
 
 
-def payment_detail(report: TradeReport, verdict: str) -> str:
-    """The stored ``detail`` of a payment notification: what it said, and what we made of it."""
-    return (
-        f"{report.trade_state} for {report.out_trade_no}"
-        f" (transaction {report.transaction_id}, {report.total} fen): {verdict}"
-    )
-
-
 async def apply_payment(
     services: Services, inbound: Inbound, report: TradeReport, *, event_id: str | None
 ) -> Receipt:
@@ -84,17 +76,9 @@ async def apply_payment(
             )
             verdict = verdict_for(settled)
             order_id = settled.order.id if settled.order is not None else None
-        detail = payment_detail(report, verdict)
-        row = notification_row(
-            inbound,
-            kind=NotificationKind.PAYMENT,
-            verdict=verdict,
-            detail=detail,
-            event_id=event_id,
-            order_id=order_id,
-        )
+        row = payment_notification(inbound, report, verdict, event_id=event_id, order_id=order_id)
         session.add(row)
-    return Receipt(verdict, 204, detail, row.id, order_id)
+    return Receipt(verdict, 204, row.detail or "", row.id, order_id)
 
 
 async def apply_refund(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from paydesk.db.enums import ApiVersion, NotificationKind
 from paydesk.db.models import Notification
 from paydesk.domain.notifications.receipts import VERDICT_LENGTH, Receipt, status_for
+from paydesk.domain.payments.settle import TradeReport
 
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
@@ -32,6 +33,8 @@ __all__ = [
     "clean_text",
     "kept_headers",
     "notification_row",
+    "payment_detail",
+    "payment_notification",
     "store_rejection",
 ]
 
@@ -114,6 +117,33 @@ def notification_row(
         body=inbound.body_text(body_limit),
         verdict=verdict[:VERDICT_LENGTH],
         detail=clean_text(detail),
+        order_id=order_id,
+    )
+
+
+def payment_detail(report: TradeReport, verdict: str) -> str:
+    """The stored ``detail`` of a payment notification: what it said, and what we made of it."""
+    return (
+        f"{report.trade_state} for {report.out_trade_no}"
+        f" (transaction {report.transaction_id}, {report.total} fen): {verdict}"
+    )
+
+
+def payment_notification(
+    inbound: Inbound,
+    report: TradeReport,
+    verdict: str,
+    *,
+    event_id: str | None,
+    order_id: str | None,
+) -> Notification:
+    """The ``notifications`` row of a verified payment notification (not yet added)."""
+    return notification_row(
+        inbound,
+        kind=NotificationKind.PAYMENT,
+        verdict=verdict,
+        detail=payment_detail(report, verdict),
+        event_id=event_id,
         order_id=order_id,
     )
 

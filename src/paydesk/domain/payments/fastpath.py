@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from paydesk.db.enums import NotificationKind, OrderState
+from paydesk.db.enums import OrderState
 from paydesk.db.models import Notification, Order, OrderEvent, OutboxEvent, Payment
 from paydesk.domain.notifications.receipts import Receipt, Verdict
-from paydesk.domain.notifications.records import Inbound, notification_row
+from paydesk.domain.notifications.records import Inbound, payment_notification
 from paydesk.domain.orders.states import EVENT_FOR
 from paydesk.domain.orders.views import order_view
 from paydesk.domain.outbox import event_payload
@@ -88,28 +88,14 @@ async def settle_paid_at_once(
         payment, order = found
         if not _plain_success(payment, order, report):
             return None
-        verdict = Verdict.APPLIED.value
-        detail = _detail(report, verdict)
-        stored = notification_row(
-            inbound,
-            kind=NotificationKind.PAYMENT,
-            verdict=verdict,
-            detail=detail,
-            event_id=event_id,
-            order_id=order.id,
+        stored = payment_notification(
+            inbound, report, Verdict.APPLIED.value, event_id=event_id, order_id=order.id
         )
         values = _values(payment, order, report, inbound, stored, services.ids.new("evt"))
         row_id = (await connection.execute(_SETTLE, values)).scalar()
     if row_id is None:
         return None  # lost a race: the order or the attempt moved since it was read
-    return Receipt(Verdict.APPLIED, 204, detail, row_id, order.id)
-
-
-def _detail(report: TradeReport, verdict: str) -> str:
-    # Imported here: apply.py calls this module, and this reuses its wording.
-    from paydesk.domain.notifications.apply import payment_detail
-
-    return payment_detail(report, verdict)
+    return Receipt(Verdict.APPLIED, 204, stored.detail or "", row_id, order.id)
 
 
 # --- the read ---------------------------------------------------------------------------------
