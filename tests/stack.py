@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paydesk.api import create_app
 from paydesk.api.embedded import config_from_sandbox
+from paydesk.api.routes import notify
 from paydesk.client import Endpoints
 from paydesk.domain import apikeys
 from paydesk.domain.clock import Clock, SystemClock
 from paydesk.domain.context import Services, build_services
+from paydesk.domain.push import PushRuntime
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.settings import Settings
 from paydesk.settings.config import ApiVersion, SignTypeV2
@@ -98,7 +100,7 @@ async def make_stack(
 
     ``v2_sign_type`` pins the signature of every v2 merchant (``MD5`` or ``HMAC-SHA256``).
     """
-    opened: list[tuple[Sandbox, httpx.AsyncClient, httpx.AsyncClient]] = []
+    opened: list[Stack] = []
 
     async def build(
         *,
@@ -132,20 +134,24 @@ async def make_stack(
         sandbox_client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=sandbox.asgi()), base_url=SANDBOX_URL
         )
-        opened.append((sandbox, api, sandbox_client))
         stack = Stack(sandbox, services, app, api, sandbox_client, key)
-        stack_services.append(services)
+        opened.append(stack)
         return stack
 
-    stack_services: list[Services] = []
     yield build
-    for sandbox, api, sandbox_client in opened:
-        await api.aclose()
-        await sandbox_client.aclose()
-        await sandbox.stop()
-    for services in stack_services:
-        await services.wechat.aclose()
-        await services.cache.aclose()
+    for stack in opened:
+        await stack.api.aclose()
+        await stack.sandbox_client.aclose()
+        await stack.sandbox.stop()
+    # What the app's lifespan does on shutdown (ASGITransport runs no lifespan): a notification
+    # the sandbox sent may still be writing, and the tables are emptied next.
+    await notify.finish_in_flight()
+    for stack in opened:
+        runtime: PushRuntime | None = getattr(stack.app.state, "push_runtime", None)
+        if runtime is not None:
+            await runtime.shutdown(grace_seconds=5)
+        await stack.services.wechat.aclose()
+        await stack.services.cache.aclose()
 
 
 @pytest.fixture

@@ -179,40 +179,34 @@ def rotate(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_�
     )
 
 
-@app.command("retire")
-def retire(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
-    """Drop the old secret after a rotation; only the newest keeps signing."""
-    from paydesk.domain.webhooks import retire_old_secret
+def _change_endpoint(endpoint_id: str, change: str, done: str) -> None:
+    """Apply ``paydesk.domain.webhooks.<change>`` to one endpoint; print ``done``."""
+    from paydesk.domain import webhooks
+
+    operation = getattr(webhooks, change)
 
     async def action(services: Services) -> WebhookEndpoint:
         async with services.db.begin() as session:
-            return await retire_old_secret(session, endpoint_id)
+            changed: WebhookEndpoint = await operation(session, endpoint_id)
+            return changed
 
     _run(action)
-    Console().print(f"{endpoint_id} now signs with its newest secret only.")
+    Console().print(f"{endpoint_id} {done}")
+
+
+@app.command("retire")
+def retire(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
+    """Drop the old secret after a rotation; only the newest keeps signing."""
+    _change_endpoint(endpoint_id, "retire_old_secret", "now signs with its newest secret only.")
 
 
 @app.command("disable")
 def disable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
     """Stop sending to an endpoint (its pending deliveries wait)."""
-    from paydesk.domain.webhooks import disable_endpoint
-
-    async def action(services: Services) -> WebhookEndpoint:
-        async with services.db.begin() as session:
-            return await disable_endpoint(session, endpoint_id)
-
-    _run(action)
-    Console().print(f"{endpoint_id} is disabled.")
+    _change_endpoint(endpoint_id, "disable_endpoint", "is disabled.")
 
 
 @app.command("enable")
 def enable(endpoint_id: Annotated[str, typer.Argument(help="The endpoint (whe_…).")]) -> None:
     """Send to an endpoint again, starting with what waited."""
-    from paydesk.domain.webhooks import enable_endpoint
-
-    async def action(services: Services) -> WebhookEndpoint:
-        async with services.db.begin() as session:
-            return await enable_endpoint(session, endpoint_id)
-
-    _run(action)
-    Console().print(f"{endpoint_id} is enabled.")
+    _change_endpoint(endpoint_id, "enable_endpoint", "is enabled.")

@@ -3,6 +3,7 @@ way writes, and declines — changing nothing — whatever is not a plain first 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -208,3 +209,30 @@ async def test_a_lost_race_declines_and_changes_nothing(
     assert after["order"]["version"] == before["order"]["version"] + 1
     after["order"]["version"] -= 1
     assert after == before
+
+
+async def test_racing_the_general_way_ends_in_one_payment_and_no_deadlock(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not is_postgresql(stack.services.engine):
+        return  # one writer at a time on SQLite: nothing to race
+    monkeypatch.setattr(
+        "paydesk.domain.notifications.apply.takes_fast_path", lambda services: False
+    )
+    orders = [await paying_order(stack) for _ in range(20)]
+
+    async def both_ways(paying: Paying) -> list[str]:
+        report = report_for(paying)
+        quick, usual = await asyncio.gather(
+            settle_paid_at_once(stack.services, inbound(stack), report, event_id="EQ"),
+            apply_payment(stack.services, inbound(stack), report, event_id="EU"),
+        )
+        return sorted(["applied" if quick else "declined", usual.verdict])
+
+    outcomes = await asyncio.gather(*(both_ways(paying) for paying in orders))
+
+    for paying, outcome in zip(orders, outcomes, strict=True):
+        assert outcome in (["applied", "duplicate"], ["applied", "declined"]), outcome
+        rows = await written_for(stack, paying)
+        assert rows["order"]["state"] == OrderState.PAID
+        assert len(rows["events"]) == len(rows["outbox"]) == 1

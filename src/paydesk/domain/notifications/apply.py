@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paydesk.db.enums import NotificationKind
 from paydesk.domain.anomalies import record_anomaly
 from paydesk.domain.notifications.receipts import Receipt, anomaly, verdict_for
-from paydesk.domain.notifications.records import Inbound, notification_row, payment_notification
+from paydesk.domain.notifications.records import (
+    Inbound,
+    payment_notification,
+    refund_notification,
+)
 from paydesk.domain.payments.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.payments.settle import TradeReport, settle
 from paydesk.domain.refunds import RefundReport, settle_refund
@@ -105,17 +108,6 @@ async def apply_refund(
                 ids=services.ids,
             )
             verdict, order_id = settled.verdict, settled.order_id
-        detail = (
-            f"{report.status} for refund {report.out_refund_no}"
-            f" (WeChat {report.refund_id}, {report.refund} of {report.total} fen): {verdict}"
-        )
-        row = notification_row(
-            inbound,
-            kind=NotificationKind.REFUND,
-            verdict=verdict,
-            detail=detail,
-            event_id=event_id,
-            order_id=order_id,
-        )
+        row = refund_notification(inbound, report, verdict, event_id=event_id, order_id=order_id)
         session.add(row)
-    return Receipt(row.verdict, 204, detail, row.id, order_id)
+    return Receipt(row.verdict, 204, row.detail or "", row.id, order_id)

@@ -22,6 +22,7 @@ from paydesk.db.enums import ApiVersion, NotificationKind
 from paydesk.db.models import Notification
 from paydesk.domain.notifications.receipts import VERDICT_LENGTH, Receipt, status_for
 from paydesk.domain.payments.settle import TradeReport
+from paydesk.domain.refunds import RefundReport
 
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
@@ -35,6 +36,7 @@ __all__ = [
     "notification_row",
     "payment_detail",
     "payment_notification",
+    "refund_notification",
     "store_rejection",
 ]
 
@@ -143,6 +145,29 @@ def payment_notification(
         kind=NotificationKind.PAYMENT,
         verdict=verdict,
         detail=payment_detail(report, verdict),
+        event_id=event_id,
+        order_id=order_id,
+    )
+
+
+def refund_notification(
+    inbound: Inbound,
+    report: RefundReport,
+    verdict: str,
+    *,
+    event_id: str | None,
+    order_id: str | None,
+) -> Notification:
+    """The ``notifications`` row of a verified refund notification (not yet added)."""
+    detail = (
+        f"{report.status} for refund {report.out_refund_no}"
+        f" (WeChat {report.refund_id}, {report.refund} of {report.total} fen): {verdict}"
+    )
+    return notification_row(
+        inbound,
+        kind=NotificationKind.REFUND,
+        verdict=verdict,
+        detail=detail,
         event_id=event_id,
         order_id=order_id,
     )

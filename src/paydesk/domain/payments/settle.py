@@ -113,9 +113,6 @@ async def settle(
         # This attempt's success was settled before: it paid the order, or it was recorded
         # as an anomaly (paid after close, double payment). Either way: nothing new.
         return Settled(Outcome.DUPLICATE, order)
-    payment.trade_state = "SUCCESS"
-    payment.transaction_id = report.transaction_id
-    payment.paid_at = report.success_time or now
     state = OrderState(order.state)
     if state in (OrderState.CREATED, OrderState.PAYING):
         moved = await transition(
@@ -129,9 +126,14 @@ async def settle(
             detail=paid_detail(report),
             values=paid_values(order, report, now),
         )
+        # The attempt changes only now, so it is written (and its row locked) after the
+        # order's: rows are locked order first, attempt second — as the one-statement way
+        # (fastpath.py) does. The other order deadlocked against it on PostgreSQL.
+        _record_success(payment, report, now)
         if moved is None:
             return Settled(Outcome.DUPLICATE, order)
         return Settled(Outcome.PAID, moved.order)
+    _record_success(payment, report, now)
     if order.transaction_id == report.transaction_id:
         return Settled(Outcome.DUPLICATE, order)
     kind = "paid_after_close" if state == OrderState.CLOSED else "double_payment"
@@ -151,6 +153,12 @@ async def settle(
         },
     )
     return Settled(Outcome.ANOMALY, order, kind)
+
+
+def _record_success(payment: Payment, report: TradeReport, now: datetime) -> None:
+    payment.trade_state = "SUCCESS"
+    payment.transaction_id = report.transaction_id
+    payment.paid_at = report.success_time or now
 
 
 def paid_detail(report: TradeReport) -> dict[str, Any]:
