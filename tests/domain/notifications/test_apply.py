@@ -15,8 +15,8 @@ from paydesk.db.models import OrderEvent, OutboxEvent
 from paydesk.domain.anomalies import record_anomaly
 from paydesk.domain.ids import IdSource
 from paydesk.domain.notifications.apply import apply_payment, apply_refund
+from paydesk.domain.notifications.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.notifications.records import Inbound
-from paydesk.domain.payments.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.payments.settle import TradeReport
 from paydesk.domain.refunds import RefundReport
 from tests.domain.notifications.world import anomaly_kinds, order_row, paying_order, stored

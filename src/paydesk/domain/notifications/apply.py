@@ -16,13 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from paydesk.domain.anomalies import record_anomaly
+from paydesk.domain.notifications.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.notifications.receipts import Receipt, anomaly, verdict_for
 from paydesk.domain.notifications.records import (
     Inbound,
     payment_notification,
     refund_notification,
 )
-from paydesk.domain.payments.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.payments.settle import TradeReport, settle
 from paydesk.domain.refunds import RefundReport, settle_refund
 

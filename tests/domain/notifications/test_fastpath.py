@@ -13,11 +13,11 @@ from sqlalchemy import inspect, select
 from paydesk.db.engine import is_postgresql
 from paydesk.db.enums import ApiVersion, OrderState
 from paydesk.db.models import Notification, Order, OrderEvent, OutboxEvent, Payment
+from paydesk.domain.notifications import fastpath
 from paydesk.domain.notifications.apply import apply_payment
+from paydesk.domain.notifications.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.notifications.records import Inbound
 from paydesk.domain.orders.closing import close_order
-from paydesk.domain.payments import fastpath
-from paydesk.domain.payments.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.payments.settle import TradeReport
 from tests.domain.notifications.world import OPENID, Paying, paying_order
 from tests.stack import PUBLIC_KEY_MCHID, Stack
