@@ -16,16 +16,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.constants import REF_PREFIX
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paydesk.domain.errors import DomainError, RateLimited
+
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
 __all__ = [
     "ErrorBody",
@@ -74,6 +76,18 @@ class ErrorBody(BaseModel):
     """
 
     error: ErrorDetail
+
+
+def validated_body(model: type[BodyModel], payload: Any) -> BodyModel:
+    """``payload`` as ``model``; a ValidationError leaves as the API's usual 400 naming the body
+    field, for routes that pick their body's shape after reading it (pay: user or merchant).
+    """
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

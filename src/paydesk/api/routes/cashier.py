@@ -25,12 +25,11 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from paydesk.api.deps import MerchantKey, OrderId, ServicesDep
-from paydesk.api.errors import error_responses
+from paydesk.api.errors import error_responses, validated_body
 from paydesk.db.enums import PaymentChannel
 from paydesk.db.models import ApiKey
 from paydesk.domain.cashier.links import issue_link
@@ -97,12 +96,7 @@ class MerchantPayRequest(BaseModel):
 
 def read_merchant_pay(payload: Any) -> MerchantPayRequest:
     """Validate a merchant's pay body; errors leave as the API's usual 400."""
-    try:
-        return MerchantPayRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-        ) from exc
+    return validated_body(MerchantPayRequest, payload)
 
 
 def _merchant_payer(

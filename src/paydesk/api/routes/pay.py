@@ -18,13 +18,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from paydesk.api.deps import OrderId, ServicesDep
 from paydesk.api.deps_user import ClientIp, UserOrMerchant
-from paydesk.api.errors import error_responses
+from paydesk.api.errors import error_responses, validated_body
 from paydesk.api.routes.cashier import MerchantPayRequest, merchant_pay, read_merchant_pay
 from paydesk.cache import SessionRecord
 from paydesk.db.enums import OrderState, PaymentChannel
@@ -60,12 +59,7 @@ class UserPayRequest(BaseModel):
 
 def read_user_pay(payload: Any) -> UserPayRequest:
     """Validate a user's pay body; errors leave as the API's usual 400 naming the field."""
-    try:
-        return UserPayRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-        ) from exc
+    return validated_body(UserPayRequest, payload)
 
 
 async def user_pay(
