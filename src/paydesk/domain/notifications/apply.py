@@ -13,6 +13,7 @@ its effect commit together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from paydesk.domain.anomalies import record_anomaly
@@ -29,6 +30,7 @@ from paydesk.domain.refunds import RefundReport, settle_refund
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from paydesk.db.models import Notification
     from paydesk.domain.context import Services
 
 __all__ = ["apply_payment", "apply_refund"]
@@ -54,6 +56,27 @@ async def _foreign_merchant(
     return anomaly(_MERCHANT_MISMATCH)
 
 
+async def _apply(
+    services: Services,
+    inbound: Inbound,
+    reported_mchid: str,
+    evidence: dict[str, object],
+    settle_it: Callable[[AsyncSession], Awaitable[tuple[str, str | None]]],
+    stored_as: Callable[[str, str | None], Notification],
+) -> Receipt:
+    """The one transaction of a verified notification: a foreign merchant is an anomaly,
+    otherwise ``settle_it`` gives (verdict, order id); then the stored row ``stored_as`` makes."""
+    order_id: str | None = None
+    async with services.db.begin() as session:
+        if reported_mchid != inbound.mchid:
+            verdict = await _foreign_merchant(services, session, inbound, reported_mchid, evidence)
+        else:
+            verdict, order_id = await settle_it(session)
+        row = stored_as(verdict, order_id)
+        session.add(row)
+    return Receipt(row.verdict, 204, row.detail or "", row.id, order_id)
+
+
 async def apply_payment(
     services: Services, inbound: Inbound, report: TradeReport, *, event_id: str | None
 ) -> Receipt:
@@ -62,26 +85,23 @@ async def apply_payment(
         receipt = await settle_paid_at_once(services, inbound, report, event_id=event_id)
         if receipt is not None:
             return receipt
-    cause = f"notify.{inbound.api_version.value}"
-    order_id: str | None = None
-    async with services.db.begin() as session:
-        if report.mchid != inbound.mchid:
-            verdict = await _foreign_merchant(
-                services,
-                session,
-                inbound,
-                report.mchid,
-                {"out_trade_no": report.out_trade_no, "transaction_id": report.transaction_id},
-            )
-        else:
-            settled = await settle(
-                session, report, cause=cause, now=inbound.received_at, ids=services.ids
-            )
-            verdict = verdict_for(settled)
-            order_id = settled.order.id if settled.order is not None else None
-        row = payment_notification(inbound, report, verdict, event_id=event_id, order_id=order_id)
-        session.add(row)
-    return Receipt(verdict, 204, row.detail or "", row.id, order_id)
+
+    async def settle_it(session: AsyncSession) -> tuple[str, str | None]:
+        settled = await settle(
+            session, report, cause=_cause(inbound), now=inbound.received_at, ids=services.ids
+        )
+        return verdict_for(settled), settled.order.id if settled.order is not None else None
+
+    return await _apply(
+        services,
+        inbound,
+        report.mchid,
+        {"out_trade_no": report.out_trade_no, "transaction_id": report.transaction_id},
+        settle_it,
+        lambda verdict, order_id: payment_notification(
+            inbound, report, verdict, event_id=event_id, order_id=order_id
+        ),
+    )
 
 
 async def apply_refund(
@@ -89,25 +109,24 @@ async def apply_refund(
 ) -> Receipt:
     """Settle a verified (v3) or decrypted (v2) refund notification and store it, in one
     transaction."""
-    order_id: str | None = None
-    async with services.db.begin() as session:
-        if report.mchid != inbound.mchid:
-            verdict = await _foreign_merchant(
-                services,
-                session,
-                inbound,
-                report.mchid,
-                {"out_refund_no": report.out_refund_no, "refund_id": report.refund_id},
-            )
-        else:
-            settled = await settle_refund(
-                session,
-                report,
-                cause=f"notify.{inbound.api_version.value}",
-                now=inbound.received_at,
-                ids=services.ids,
-            )
-            verdict, order_id = settled.verdict, settled.order_id
-        row = refund_notification(inbound, report, verdict, event_id=event_id, order_id=order_id)
-        session.add(row)
-    return Receipt(row.verdict, 204, row.detail or "", row.id, order_id)
+
+    async def settle_it(session: AsyncSession) -> tuple[str, str | None]:
+        settled = await settle_refund(
+            session, report, cause=_cause(inbound), now=inbound.received_at, ids=services.ids
+        )
+        return settled.verdict, settled.order_id
+
+    return await _apply(
+        services,
+        inbound,
+        report.mchid,
+        {"out_refund_no": report.out_refund_no, "refund_id": report.refund_id},
+        settle_it,
+        lambda verdict, order_id: refund_notification(
+            inbound, report, verdict, event_id=event_id, order_id=order_id
+        ),
+    )
+
+
+def _cause(inbound: Inbound) -> str:
+    return f"notify.{inbound.api_version.value}"
