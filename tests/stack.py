@@ -22,13 +22,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paydesk.api import create_app
+from paydesk.api.app import finish_background_work
 from paydesk.api.embedded import config_from_sandbox
-from paydesk.api.routes import notify
 from paydesk.client import Endpoints
 from paydesk.domain import apikeys
 from paydesk.domain.clock import Clock, SystemClock
 from paydesk.domain.context import Services, build_services
-from paydesk.domain.push import PushRuntime
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.settings import Settings
 from paydesk.settings.config import ApiVersion, SignTypeV2
@@ -143,13 +142,10 @@ async def make_stack(
         await stack.api.aclose()
         await stack.sandbox_client.aclose()
         await stack.sandbox.stop()
-    # What the app's lifespan does on shutdown (ASGITransport runs no lifespan): a notification
-    # the sandbox sent may still be writing, and the tables are emptied next.
-    await notify.finish_in_flight()
     for stack in opened:
-        runtime: PushRuntime | None = getattr(stack.app.state, "push_runtime", None)
-        if runtime is not None:
-            await runtime.shutdown(grace_seconds=5)
+        # The lifespan's shutdown (ASGITransport runs none): a notification the sandbox sent
+        # may still be writing, and the tables are emptied next.
+        await finish_background_work(stack.app)
         await stack.services.wechat.aclose()
         await stack.services.cache.aclose()
 

@@ -40,6 +40,20 @@ from paydesk.sandbox.http import BodyLimitMiddleware
 PUSH_SHUTDOWN_GRACE_SECONDS = 5.0
 
 
+async def finish_background_work(app: FastAPI) -> None:
+    """What is still running after the answers went out, ended before the app stops.
+
+    A notification answered at its deadline may still be finishing its transaction; pushes
+    were answered "success" at once and their work may still be running (it gets
+    :data:`PUSH_SHUTDOWN_GRACE_SECONDS`, then is cancelled and left for ``rerun_pushes``).
+    The lifespan calls it; so do hosts that run no lifespan (tests on ``ASGITransport``).
+    """
+    await notify.finish_in_flight()
+    runtime: PushRuntime | None = getattr(app.state, "push_runtime", None)
+    if runtime is not None:
+        await runtime.shutdown(grace_seconds=PUSH_SHUTDOWN_GRACE_SECONDS)
+
+
 def create_app(
     services: Services,
     *,
@@ -53,12 +67,7 @@ def create_app(
         try:
             yield
         finally:
-            # A notification answered at its deadline may still be finishing its transaction.
-            await notify.finish_in_flight()
-            # Pushes were answered "success" at once; their work may still be running.
-            runtime: PushRuntime | None = getattr(app.state, "push_runtime", None)
-            if runtime is not None:
-                await runtime.shutdown(grace_seconds=PUSH_SHUTDOWN_GRACE_SECONDS)
+            await finish_background_work(app)
             if close_services_on_shutdown:
                 await services.aclose()
 
