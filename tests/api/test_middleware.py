@@ -71,6 +71,14 @@ async def test_a_url_at_the_limit_passes_and_one_byte_more_is_414() -> None:
     assert error["request_id"] == headers["x-request-id"]
 
 
+@pytest.mark.parametrize("control", ["\x00", "\n", "\r", "\x1f", "\x7f"])
+async def test_a_control_character_in_the_path_is_400(control: str) -> None:
+    assert (await call(guarded(), http_scope("/api/v1/orders/ord_1")))[0] == 200
+    status, _, body = await call(guarded(), http_scope(f"/api/v1/orders/ord{control}1"))
+    assert status == 400
+    assert json.loads(body)["error"]["code"] == "invalid_path"
+
+
 @pytest.mark.parametrize(
     ("at_limit", "over"),
     [

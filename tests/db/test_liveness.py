@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from paydesk.db.engine import create_engine
 from paydesk.db.liveness import ping_when_idle
-from tests.backends import create_postgres_database, drop_postgres_database, unique_name
+from tests.db.postgres import backend_pid, kill
 
 
 class Clock:
@@ -29,16 +28,6 @@ class Clock:
 
 
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    name = unique_name()
-    url = await create_postgres_database(name)
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(name)
-
-
-@pytest.fixture
 async def pinging(postgres_url: str) -> AsyncIterator[tuple[AsyncEngine, Clock]]:
     """A one-connection pool that pings connections idle over 2 s, on a clock moved by hand."""
     clock = Clock()
@@ -48,22 +37,6 @@ async def pinging(postgres_url: str) -> AsyncIterator[tuple[AsyncEngine, Clock]]
         yield engine, clock
     finally:
         await engine.dispose()
-
-
-async def backend_pid(engine: AsyncEngine) -> int:
-    async with engine.connect() as connection:
-        pid: int = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
-        return pid
-
-
-async def kill(url: str, pid: int) -> None:
-    """End backend ``pid`` from a connection of another engine, as a database restart would."""
-    other = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with other.connect() as connection:
-            await connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-    finally:
-        await other.dispose()
 
 
 async def test_an_idle_connection_the_server_ended_is_replaced_before_use(

@@ -36,6 +36,18 @@ from paydesk.domain.context import Services
 from paydesk.domain.push.worker import PushRuntime
 from paydesk.sandbox.http import BodyLimitMiddleware
 
+#: The API's routers, in the order they are matched.
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    orders.router,
+    auth.router,
+    pay.router,
+    notify.router,
+    refunds.router,
+    cashier.router,
+    push.router,
+    tickets.router,
+)
 #: How long shutdown waits for pushes' background work before cancelling it.
 PUSH_SHUTDOWN_GRACE_SECONDS = 5.0
 
@@ -79,18 +91,7 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (
-        health.router,
-        orders.router,
-        auth.router,
-        pay.router,
-        notify.router,
-        refunds.router,
-        cashier.router,
-        push.router,
-        tickets.router,
-        *extra_routers,
-    ):
+    for router in (*ROUTERS, *extra_routers):
         app.include_router(router)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -23,8 +23,11 @@ from paydesk.domain.errors import Unauthenticated
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def get_services(request: Request) -> Services:
-    """The app's services container."""
+async def get_services(request: Request) -> Services:
+    """The app's services container.
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in its thread
+    pool (a thread hop on every request of every route that needs the services)."""
     services: Services = request.app.state.services
     return services
 

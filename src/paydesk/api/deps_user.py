@@ -91,8 +91,11 @@ def forwarded_client(peer: str | None, forwarded_for: str, trusted: tuple[str, .
     return address
 
 
-def client_ip(request: Request, services: ServicesDep) -> str | None:
-    """The address of the client making ``request`` (see :func:`forwarded_client`)."""
+async def client_ip(request: Request, services: ServicesDep) -> str | None:
+    """The address of the client making ``request`` (see :func:`forwarded_client`).
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a thread hop per request for a dictionary lookup."""
     peer = request.client.host if request.client else None
     forwarded = request.headers.get("x-forwarded-for", "")
     return forwarded_client(peer, forwarded, services.settings.trusted_proxies)

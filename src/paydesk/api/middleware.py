@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+#: No paydesk path holds a control character; PostgreSQL refuses NUL in any text parameter.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 #: Path and query string together (nginx's default buffer for a request line is 8 KiB too).
 MAX_URL_BYTES = 8 * 1024
@@ -82,8 +84,9 @@ def too_large_response(limit: int) -> Response:
 
 
 class RequestLimitsMiddleware:
-    """Refuse a URL over :data:`MAX_URL_BYTES` (414) and headers over :data:`MAX_HEADERS` or
-    :data:`MAX_HEADER_BYTES` (431) before routing, in the API's error shape."""
+    """Refuse a URL over :data:`MAX_URL_BYTES` (414), a path with a control character in it
+    (400: ``%00``, ``%0A``…) and headers over :data:`MAX_HEADERS` or :data:`MAX_HEADER_BYTES`
+    (431) before routing, in the API's error shape."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -103,6 +106,10 @@ def _refusal(scope: Scope) -> Response | None:
     if url_bytes > MAX_URL_BYTES:
         return ErrorAnswer(
             414, "uri_too_long", f"path and query over {MAX_URL_BYTES} bytes; send less"
+        )
+    if _CONTROL.search(scope["path"]):
+        return ErrorAnswer(
+            400, "invalid_path", "the path holds a control character (%00–%1F, %7F); remove it"
         )
     headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
     header_bytes = sum(len(name) + len(value) for name, value in headers)

@@ -57,7 +57,11 @@ _V2_DOC: dict[str, Any] = {
 }
 _V2_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "accepted: the SUCCESS XML", "content": {_XML: {}}},
-    400: {"description": "malformed: the FAIL XML", "content": {_XML: {}}},
+    400: {
+        "description": "malformed: the FAIL XML (a control character in the path is refused"
+        " before routing, in the API's JSON error shape)",
+        "content": {_XML: {}, "application/json": {}},
+    },
     401: {"description": "bad signature or undecryptable req_info: the FAIL XML"},
     404: {"description": "no such merchant (or none with an APIv2 key)"},
     413: {"description": "body too large"},

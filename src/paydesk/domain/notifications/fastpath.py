@@ -31,8 +31,10 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, exists, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from paydesk.db.direct import DirectStatement, driver_connection
 from paydesk.db.enums import OrderState
 from paydesk.db.models import Notification, Order, OrderEvent, OutboxEvent, Payment
 from paydesk.domain.notifications.receipts import Receipt, Verdict
@@ -62,13 +64,6 @@ def _engine(services: Services) -> AsyncEngine:
     return cast(AsyncEngine, services.db.kw["bind"])
 
 
-@lru_cache(maxsize=8)
-def _autocommit(engine: AsyncEngine) -> AsyncEngine:
-    # No BEGIN / COMMIT round trips: each of the two statements stands alone (made once per
-    # engine: building the option engine costs more than a statement).
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
 def takes_fast_path(services: Services) -> bool:
     """Whether this deployment's database can take the one-statement path (PostgreSQL)."""
     return _engine(services).dialect.name == "postgresql"
@@ -81,8 +76,12 @@ async def settle_paid_at_once(
     docstring); ``None`` when it is not, with nothing changed."""
     if report.trade_state != "SUCCESS" or report.mchid != inbound.mchid:
         return None
-    async with _autocommit(_engine(services)).connect() as connection:
-        found = await _attempt_and_order(connection, report.out_trade_no)
+    engine = _engine(services)
+    read, write = _statements(engine.dialect)
+    # Autocommit, straight on the driver: no BEGIN / COMMIT round trips, each of the two
+    # statements stands alone.
+    async with driver_connection(engine) as connection:
+        found = await _attempt_and_order(read, connection, report.out_trade_no)
         if found is None:
             return None
         payment, order = found
@@ -92,10 +91,16 @@ async def settle_paid_at_once(
             inbound, report, Verdict.APPLIED.value, event_id=event_id, order_id=order.id
         )
         values = _values(payment, order, report, inbound, stored, services.ids.new("evt"))
-        row_id = (await connection.execute(_SETTLE, values)).scalar()
-    if row_id is None:
+        written = await write.fetchrow(connection, values)
+    if written is None:
         return None  # lost a race: the order or the attempt moved since it was read
-    return Receipt(Verdict.APPLIED, 204, stored.detail or "", row_id, order.id)
+    return Receipt(Verdict.APPLIED, 204, stored.detail or "", written[0], order.id)
+
+
+@lru_cache(maxsize=8)
+def _statements(dialect: Dialect) -> tuple[DirectStatement, DirectStatement]:
+    # Compiled once per dialect: compiling costs more than running.
+    return DirectStatement(_READ, dialect), DirectStatement(_SETTLE, dialect)
 
 
 # --- the read ---------------------------------------------------------------------------------
@@ -117,9 +122,9 @@ _ORDER_NAMES = _attribute_names(Order, _orders)
 
 
 async def _attempt_and_order(
-    connection: AsyncConnection, out_trade_no: str
+    read: DirectStatement, connection: Any, out_trade_no: str
 ) -> tuple[Payment, Order] | None:
-    row = (await connection.execute(_READ, {"p_out_trade_no": out_trade_no})).first()
+    row = await read.fetchrow(connection, {"p_out_trade_no": out_trade_no})
     if row is None:
         return None
     # Plain attribute holders, not ORM entities (building those costs more than the read):
