@@ -36,13 +36,14 @@ from paydesk.domain.context import Services
 from paydesk.domain.push.worker import PushRuntime
 from paydesk.sandbox.http import BodyLimitMiddleware
 
-#: The API's routers, in the order they are matched.
+#: The API's routers, in the order they are matched. WeChat's notifications come first: a
+#: burst of them is matched without trying every other route's pattern.
 ROUTERS: tuple[APIRouter, ...] = (
+    notify.router,
     health.router,
     orders.router,
     auth.router,
     pay.router,
-    notify.router,
     refunds.router,
     cashier.router,
     push.router,

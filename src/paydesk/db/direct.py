@@ -79,14 +79,10 @@ class DirectStatement:
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional arguments for ``values`` (keyed by ``bindparam`` key), processed."""
-        out = []
-        for key, fixed, processor in self._arguments:
-            if key is None:
-                out.append(fixed)
-            else:
-                value = values[key]
-                out.append(processor(value) if processor is not None else value)
-        return out
+        return [
+            fixed if key is None else (values[key] if processor is None else processor(values[key]))
+            for key, fixed, processor in self._arguments
+        ]
 
     def _row(self, record: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(

@@ -23,12 +23,20 @@ from paydesk.domain.clock import Clock
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+#: Every pair of digits, by the 10 bits they stand for: half the steps of one digit at a time.
+_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+
+
 def _base32(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return "".join(reversed(chars))
+    """The last ``length`` Crockford base32 digits of ``value``, most significant first.
+
+    >>> _base32(32 * 32 + 33, 5)
+    '00111'
+    """
+    pairs = [_PAIRS[(value >> shift) & 0x3FF] for shift in range(10 * (length // 2) - 10, -1, -10)]
+    if length % 2:
+        return _CROCKFORD[(value >> (length - 1) * 5) & 31] + "".join(pairs)
+    return "".join(pairs)
 
 
 class IdSource:

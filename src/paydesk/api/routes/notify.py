@@ -22,12 +22,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from paydesk.api.deps import ServicesDep
+from paydesk.api.lean import LeanRoute
+from paydesk.domain.context import Services
 from paydesk.domain.errors import DomainError
 from paydesk.domain.notifications import Receipt, receive_v2, receive_v3
 from paydesk.protocol.v2.notify import NOTIFY_SUCCESS_XML, notify_fail_xml
 
-router = APIRouter(prefix="/api/v1/notify/wechatpay", tags=["notifications"])
+#: Lean: WeChat's bursts skip FastAPI's dependency solving (``paydesk.api.lean``).
+router = APIRouter(prefix="/api/v1/notify/wechatpay", tags=["notifications"], route_class=LeanRoute)
 log = logging.getLogger("paydesk.api.notify")
 
 #: WeChat counts an answer after 5 s as a failure; give up a little before and say so.
@@ -84,6 +86,12 @@ async def finish_in_flight() -> None:
     await asyncio.gather(*_in_flight, return_exceptions=True)
 
 
+def _services(request: Request) -> Services:
+    # A LeanRoute solves no dependencies (ServicesDep): the app's services, looked up.
+    services: Services = request.app.state.services
+    return services
+
+
 async def _receive(
     request: Request, work: Callable[[bytes], Coroutine[Any, Any, Receipt]]
 ) -> Receipt | None:
@@ -123,8 +131,9 @@ async def _receive(
     responses=_V3_RESPONSES,
     openapi_extra=_V3_DOC,
 )
-async def wechatpay_v3(mchid: str, request: Request, services: ServicesDep) -> Response:
+async def wechatpay_v3(mchid: str, request: Request) -> Response:
     """A Pay v3 notification (payment or refund) for merchant ``mchid``."""
+    services = _services(request)
     receipt = await _receive(
         request, lambda body: receive_v3(services, mchid, request.headers, body)
     )
@@ -136,8 +145,9 @@ async def wechatpay_v3(mchid: str, request: Request, services: ServicesDep) -> R
 
 
 @router.post("/v2/{mchid}", responses=_V2_RESPONSES, openapi_extra=_V2_DOC)
-async def wechatpay_v2(mchid: str, request: Request, services: ServicesDep) -> Response:
+async def wechatpay_v2(mchid: str, request: Request) -> Response:
     """A Pay v2 notification (payment, or refund with ``req_info``) for merchant ``mchid``."""
+    services = _services(request)
     receipt = await _receive(
         request, lambda body: receive_v2(services, mchid, request.headers, body)
     )

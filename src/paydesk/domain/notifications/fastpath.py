@@ -35,10 +35,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paydesk.db.direct import DirectStatement, driver_connection
-from paydesk.db.enums import OrderState
+from paydesk.db.enums import NotificationKind, OrderState
 from paydesk.db.models import Notification, Order, OrderEvent, OutboxEvent, Payment
 from paydesk.domain.notifications.receipts import Receipt, Verdict
-from paydesk.domain.notifications.records import Inbound, payment_notification
+from paydesk.domain.notifications.records import Inbound, notification_values, payment_detail
 from paydesk.domain.orders.states import EVENT_FOR
 from paydesk.domain.orders.views import order_view
 from paydesk.domain.outbox import event_payload
@@ -87,14 +87,19 @@ async def settle_paid_at_once(
         payment, order = found
         if not _plain_success(payment, order, report):
             return None
-        stored = payment_notification(
-            inbound, report, Verdict.APPLIED.value, event_id=event_id, order_id=order.id
+        stored = notification_values(
+            inbound,
+            kind=NotificationKind.PAYMENT,
+            verdict=Verdict.APPLIED.value,
+            detail=payment_detail(report, Verdict.APPLIED.value),
+            event_id=event_id,
+            order_id=order.id,
         )
         values = _values(payment, order, report, inbound, stored, services.ids.new("evt"))
         written = await write.fetchrow(connection, values)
     if written is None:
         return None  # lost a race: the order or the attempt moved since it was read
-    return Receipt(Verdict.APPLIED, 204, stored.detail or "", written[0], order.id)
+    return Receipt(Verdict.APPLIED, 204, stored["detail"], written[0], order.id)
 
 
 @lru_cache(maxsize=8)
@@ -212,7 +217,7 @@ def _values(
     order: Order,
     report: TradeReport,
     inbound: Inbound,
-    stored: Notification,
+    stored: dict[str, Any],
     outbox_id: str,
 ) -> dict[str, Any]:
     """Every parameter of ``_SETTLE`` for this notification."""
@@ -247,5 +252,5 @@ def _values(
         "p_outbox_payload": event_payload(outbox_id, event_type, data, now),
         "p_outbox_created_at": now,
     }
-    values.update({f"p_note_{c}": getattr(stored, c) for c in _NOTIFICATION_COLUMNS})
+    values.update({f"p_note_{c}": stored[c] for c in _NOTIFICATION_COLUMNS})
     return values

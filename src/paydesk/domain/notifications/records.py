@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paydesk.db.enums import ApiVersion, NotificationKind
 from paydesk.db.models import Notification
@@ -34,6 +34,7 @@ __all__ = [
     "clean_text",
     "kept_headers",
     "notification_row",
+    "notification_values",
     "payment_detail",
     "payment_notification",
     "refund_notification",
@@ -98,6 +99,31 @@ class Inbound:
         return clean_text(raw.decode("utf-8", "replace"))
 
 
+def notification_values(
+    inbound: Inbound,
+    *,
+    kind: NotificationKind,
+    verdict: str,
+    detail: str,
+    event_id: str | None = None,
+    order_id: str | None = None,
+    body_limit: int | None = None,
+) -> dict[str, Any]:
+    """The column values of the ``notifications`` row for ``inbound``, all but its id."""
+    return {
+        "received_at": inbound.received_at,
+        "mchid": inbound.mchid,
+        "api_version": inbound.api_version,
+        "kind": kind,
+        "event_id": clean_text(event_id[:_EVENT_ID_LENGTH]) if event_id else None,
+        "headers": inbound.headers,
+        "body": inbound.body_text(body_limit),
+        "verdict": verdict[:VERDICT_LENGTH],
+        "detail": clean_text(detail),
+        "order_id": order_id,
+    }
+
+
 def notification_row(
     inbound: Inbound,
     *,
@@ -110,16 +136,15 @@ def notification_row(
 ) -> Notification:
     """The ``notifications`` row for ``inbound`` (not yet added to a session)."""
     return Notification(
-        received_at=inbound.received_at,
-        mchid=inbound.mchid,
-        api_version=inbound.api_version,
-        kind=kind,
-        event_id=clean_text(event_id[:_EVENT_ID_LENGTH]) if event_id else None,
-        headers=inbound.headers,
-        body=inbound.body_text(body_limit),
-        verdict=verdict[:VERDICT_LENGTH],
-        detail=clean_text(detail),
-        order_id=order_id,
+        **notification_values(
+            inbound,
+            kind=kind,
+            verdict=verdict,
+            detail=detail,
+            event_id=event_id,
+            order_id=order_id,
+            body_limit=body_limit,
+        )
     )
 
 

@@ -92,12 +92,12 @@ async def receive_v3(
             services, inbound, Verdict.REJECTED_TOO_LARGE, reason, body_limit=EXCERPT_BYTES
         )
     try:
-        SignedHeaders.from_headers(headers)
+        signed = SignedHeaders.from_headers(headers)
     except MalformedInput as exc:  # unsigned: a signature problem, not a body problem
         return await store_rejection(services, inbound, Verdict.REJECTED_SIGNATURE, exc.reason)
     try:
         opened = open_notification(
-            headers,
+            signed,
             body,
             account.verify_keys,
             _cipher(account.apiv3_key),

@@ -74,7 +74,7 @@ class OpenedNotification:
 
 
 def open_notification(
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | SignedHeaders,
     body: bytes,
     keys: KeySet,
     cipher: Apiv3Cipher,
@@ -85,7 +85,8 @@ def open_notification(
 ) -> OpenedNotification:
     """Verify, parse and decrypt one notification exactly as received.
 
-    ``body`` must be the raw request bytes (never a re-serialised model). Raises
+    ``body`` must be the raw request bytes (never a re-serialised model); ``headers`` the
+    request's, or the :class:`SignedHeaders` already read from them. Raises
     :class:`InputTooLarge` over ``max_body``, any
     :class:`~paydesk.protocol.errors.SignatureError` from verification,
     :class:`MalformedInput` for a bad envelope and :class:`DecryptError` for the resource.
