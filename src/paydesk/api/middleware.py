@@ -47,7 +47,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        incoming = next(
+            (value for name, value in scope.get("headers") or () if name == b"x-request-id"), b""
+        ).decode("latin-1")
         request_id = incoming if _INCOMING_ID.match(incoming) else self.ids.new("req")
         scope.setdefault("state", {})["request_id"] = request_id
 

@@ -75,7 +75,9 @@ class DirectStatement:
                 value = bind.effective_value
                 self._arguments.append((None, processor(value) if processor else value, None))
         columns = getattr(statement, "exported_columns", ())
-        self._results: list[_Processor] = [_result_processor(c.type, dialect) for c in columns]
+        processors = [_result_processor(c.type, dialect) for c in columns]
+        #: (position, processor) of the result columns that have one: most have none.
+        self._results = [(i, p) for i, p in enumerate(processors) if p is not None]
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional arguments for ``values`` (keyed by ``bindparam`` key), processed."""
@@ -85,10 +87,10 @@ class DirectStatement:
         ]
 
     def _row(self, record: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            process(value) if process is not None else value
-            for process, value in zip(self._results, record, strict=True)
-        )
+        row = list(record)
+        for position, process in self._results:
+            row[position] = process(row[position])
+        return tuple(row)
 
     async def fetchrow(self, connection: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row (processed like a session's), or ``None``."""

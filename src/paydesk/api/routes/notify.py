@@ -103,12 +103,14 @@ async def _receive(
     task = asyncio.create_task(work(body))
     _in_flight.add(task)
     task.add_done_callback(_in_flight.discard)
-    try:
-        receipt = await asyncio.wait_for(asyncio.shield(task), REPLY_DEADLINE_SECONDS)
-    except TimeoutError:
+    # asyncio.wait, unlike wait_for, never cancels what it waits for (no shield needed).
+    done, _ = await asyncio.wait((task,), timeout=REPLY_DEADLINE_SECONDS)
+    if not done:
         task.add_done_callback(_log_late_failure)
         log.error("notification to %s not done within the deadline; answered 500", request.url.path)
         return None
+    try:
+        receipt = task.result()
     except (SQLAlchemyError, OSError, DomainError):
         # DomainError here is a transition that lost too many races: transient, like the
         # rest. Every case rolled back: WeChat will send the notification again.
