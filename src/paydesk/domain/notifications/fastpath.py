@@ -20,8 +20,9 @@ before. The rows written here are the rows the general way writes; a test holds 
 
 Why: under a burst of notifications the general way spends most of its time in the ORM's unit
 of work and in round trips (BEGIN, six statements, COMMIT); this path takes two round trips
-and no ORM (docs/performance.md has the measurements). SQLite cannot modify data inside a
-``WITH``; there the general way is the only way.
+and no ORM, and runs both statements straight on asyncpg (:mod:`paydesk.db.direct`: SQLAlchemy's
+asyncio layer cost more than the statements). docs/performance.md has the measurements.
+SQLite cannot modify data inside a ``WITH``; there the general way is the only way.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def _plain_success(payment: Payment, order: Order, report: TradeReport) -> bool:
         payment.mchid == report.mchid
         and mismatch(order, payment, report) is None
         and payment.transaction_id is None
-        and OrderState(order.state) in _PAYABLE
+        and order.state in _PAYABLE  # a StrEnum: the enum or its string alike
     )
 
 
@@ -240,7 +241,7 @@ def _values(
         "p_now": now,
         **{f"p_order_{column}": paid[column] for column in _PAID_COLUMNS},
         "p_event_order_id": order.id,
-        "p_event_from_state": OrderState(order.state).value,
+        "p_event_from_state": order.state,
         "p_event_to_state": OrderState.PAID.value,
         "p_event_cause": f"notify.{inbound.api_version.value}",
         "p_event_detail": paid_detail(report),
