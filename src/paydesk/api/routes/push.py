@@ -2,15 +2,20 @@
 
 GET  /wechat/push/{appid}?signature&timestamp&nonce&echostr   WeChat's server check → echostr
 POST /wechat/push/{appid}?signature&timestamp&nonce[&encrypt_type=aes&msg_signature]
-                                                             a user's message → ``success``
+                                                             a user's message → ``success``;
+                                                             a paid virtual payment → ErrCode JSON
 GET  /wechat/thumb.png                                       the detour card's default picture
 
 A push is verified (plain, compatible or safe mode, as the app is configured), recorded once
 per ``MsgId`` / event, answered ``success`` at once, and worked on in the background: the iOS
 detour answers a mini program card or an order number with a link to the cashier
-(:mod:`paydesk.domain.push`; docs/ios-detour.md). Refusals use the API's error shape: 401 for
-a bad or stale signature (nothing echoed, nothing recorded), 400 for a malformed push, 404 for
-an app without a push token, 413 over :data:`~paydesk.domain.push.MAX_PUSH_BYTES`.
+(:mod:`paydesk.domain.push`; docs/ios-detour.md). Virtual payment's ``xpay_goods_deliver_notify``
+is the exception: it is applied first (the order becomes PAID) and answered after the commit,
+``{"ErrCode": 0, "ErrMsg": "success"}`` — or 503 with a non-zero ErrCode when the database
+failed, so WeChat sends it again (:mod:`paydesk.domain.push.xpay`). Refusals use the API's
+error shape: 401 for a bad or stale signature (nothing echoed, nothing recorded), 400 for a
+malformed push, 404 for an app without a push token, 413 over
+:data:`~paydesk.domain.push.MAX_PUSH_BYTES`.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from paydesk.domain.push import (
     THUMB_PATH,
     PushQuery,
     PushRuntime,
+    answer_goods_deliver,
     check_server,
     open_push,
     push_app,
     take_push,
     thumb_png,
 )
+from paydesk.protocol.messages import is_goods_deliver
 
 router = APIRouter(tags=["customer service"])
 
@@ -46,8 +53,18 @@ Nonce = Annotated[str, Query(min_length=1, max_length=64)]
 # while the app wants encryption; 404: no such app, or none with a push_token.
 _PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "`success` (also for a copy of a push already taken)",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
+        "description": "`success` (also for a copy of a push already taken); for a virtual "
+        'payment\'s `xpay_goods_deliver_notify`, `{"ErrCode": 0, "ErrMsg": "success"}` once '
+        "it is applied",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    },
+    503: {
+        "description": "an `xpay_goods_deliver_notify` that could not be applied: a non-zero "
+        "`ErrCode`, so WeChat sends it again",
+        "content": {"application/json": {"schema": {"type": "object"}}},
     },
     **error_responses(400, 401, 404, 413),
 }
@@ -126,7 +143,8 @@ async def receive_push(
     encrypt_type: Annotated[str | None, Query(max_length=16)] = None,
     msg_signature: Annotated[str | None, Query(max_length=128)] = None,
 ) -> Response:
-    """A user's message to the app's customer service: ``success`` at once, work after."""
+    """A user's message to the app's customer service: ``success`` at once, work after; a
+    virtual payment's delivery event: applied, then answered."""
     runtime = push_runtime(request.app)
     app = push_app(services.registry, appid)
     body = await request.body()
@@ -143,6 +161,9 @@ async def receive_push(
         now=services.clock.now(),
         tolerance=runtime.settings.timestamp_tolerance,
     )
+    if is_goods_deliver(message.raw):
+        answer = await answer_goods_deliver(services, app, message)
+        return Response(answer.body, answer.status, media_type="application/json")
     if await take_push(services, app.appid, message):
         runtime.spawn(services, app, message)
     return PlainTextResponse("success")

@@ -8,12 +8,15 @@
 ``references``  which order a card's page path or a text names
 ``replies``     reply templates and retry settings (``PAYDESK_PUSH_*``)
 ``thumb``       the link card's default picture
+``xpay``        virtual payment's ``xpay_goods_deliver_notify``: applied, then answered
 ==============  ====================================================================
 
 The route (``api/routes/push.py``) strings them together::
 
     app = push_app(services.registry, appid)
     message = open_push(app, query, body, content_type, now=..., tolerance=...)
+    if is_goods_deliver(message.raw):                     # a virtual payment is paid
+        return await answer_goods_deliver(services, app, message)   # after its commit
     if await take_push(services, appid, message):
         runtime.spawn(services, app, message)
     return "success"
@@ -33,6 +36,7 @@ from paydesk.domain.push.receive import (
 from paydesk.domain.push.replies import PushSettings
 from paydesk.domain.push.thumb import THUMB_PATH, thumb_png
 from paydesk.domain.push.worker import PushRuntime
+from paydesk.domain.push.xpay import XpayAnswer, answer_goods_deliver
 
 __all__ = [
     "MAX_PUSH_BYTES",
@@ -41,6 +45,8 @@ __all__ = [
     "PushQuery",
     "PushRuntime",
     "PushSettings",
+    "XpayAnswer",
+    "answer_goods_deliver",
     "check_server",
     "mark_handled",
     "open_push",

@@ -1,6 +1,6 @@
 """The sandbox's Identity part: people, login codes, access tokens, OAuth, customer-service
-messages and message pushes — the ``api.weixin.qq.com`` and ``open.weixin.qq.com`` half of
-WeChat (PROTOCOL.md §4).
+messages, message pushes and the mini program client's virtual payment — the
+``api.weixin.qq.com`` and ``open.weixin.qq.com`` half of WeChat (PROTOCOL.md §4).
 
 Every piece is small and keeps its own state; :class:`IdentityWorld` wires them together and
 offers the :class:`~paydesk.sandbox.SandboxPart` interface::
@@ -23,6 +23,7 @@ from paydesk.sandbox.identity.oauth_pages import OAuthPages
 from paydesk.sandbox.identity.persons import Person, PersonBook
 from paydesk.sandbox.identity.push import Pushes
 from paydesk.sandbox.identity.tokens import AccessTokens, TokenEndpoints
+from paydesk.sandbox.identity.xpay import VirtualPayments
 
 if TYPE_CHECKING:
     from paydesk.sandbox import Sandbox
@@ -43,6 +44,7 @@ class IdentityWorld:
         self.oauth = OAuthGrants(sandbox, self.persons)
         self.oauth_pages = OAuthPages(sandbox, self.persons, self.oauth)
         self.pushes = Pushes(sandbox, self.persons, self.customer_service)
+        self.virtual_payments = VirtualPayments(sandbox, self.login, self.pushes)
         self._token_endpoints = TokenEndpoints(sandbox, self.tokens)
 
     def routes(self) -> list[BaseRoute]:
@@ -54,6 +56,7 @@ class IdentityWorld:
             *self.oauth.routes(),
             *self.oauth_pages.routes(),
             *self.pushes.routes(),
+            *self.virtual_payments.routes(),
         ]
 
     def reset(self) -> None:
@@ -65,6 +68,7 @@ class IdentityWorld:
         self.oauth.reset()
         self.oauth_pages.reset()
         self.pushes.reset()
+        self.virtual_payments.reset()
 
     async def start(self) -> None:
         """Nothing runs in the background: expiry is checked when a code or token is used."""

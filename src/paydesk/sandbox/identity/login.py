@@ -37,10 +37,17 @@ class MiniProgramLogin:
         self.sandbox = sandbox
         self.persons = persons
         self.codes = OneTimeCodes(sandbox.rng)
+        #: (appid, openid) → the session_key issued last: what the user's client signs with.
+        self.session_keys: dict[tuple[str, str], str] = {}
 
     def reset(self) -> None:
-        """Forget every code."""
+        """Forget every code and session_key."""
         self.codes.reset()
+        self.session_keys.clear()
+
+    def session_key(self, appid: str, openid: str) -> str | None:
+        """The user's current session_key (each ``jscode2session`` replaces it), if any."""
+        return self.session_keys.get((appid, openid))
 
     def routes(self) -> list[BaseRoute]:
         """The control route and WeChat's route."""
@@ -84,6 +91,7 @@ class MiniProgramLogin:
             raise WxError(40163 if redemption.outcome == "used" else 40029)
         person = self.persons.person(redemption.issued.unionid)
         session_key = base64.b64encode(self.sandbox.rng.randbytes(SESSION_KEY_BYTES)).decode()
+        self.session_keys[(app.appid, person.openid_for(app.appid))] = session_key
         return JSONResponse(
             {
                 "openid": person.openid_for(app.appid),

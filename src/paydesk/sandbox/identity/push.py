@@ -66,6 +66,10 @@ class Pushes:
         """Forget recorded pushes; push URLs are configuration and stay."""
         self._log.clear()
 
+    def url_for(self, appid: str) -> str | None:
+        """Where the app's pushes go, if set."""
+        return self._urls.get(appid)
+
     def routes(self) -> list[BaseRoute]:
         """The four control routes."""
         return [

@@ -84,6 +84,15 @@ def is_http_url(url: object) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.host) and (port or 1) <= 65535
 
 
+def with_query(url: str, query: dict[str, str]) -> str:
+    """``url`` with a push's signed ``query`` appended.
+
+    >>> with_query("http://m/push?app=1", {"nonce": "7"})
+    'http://m/push?app=1&nonce=7'
+    """
+    return f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(query)}"
+
+
 #: ``(number, method, url, sealed, content_type) -> Attempt``: one try, as :func:`deliver` makes it.
 Exchange = Callable[[int, str, str, SealedPush, str | None], Awaitable[Attempt]]
 
@@ -101,7 +110,7 @@ async def exchange(
 ) -> Attempt:
     """One request to the merchant (``sealed.query`` appended to ``url``), never raising:
     timeouts and transport errors become the attempt's ``error``."""
-    full_url = f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(sealed.query)}"
+    full_url = with_query(url, sealed.query)
     headers = {"Content-Type": content_type} if content_type else {}
     started = time.perf_counter()
     status: int | None = None

@@ -4,10 +4,11 @@ A :class:`Delivery` is one notification (one event id, one body) to one URL. It 
 once, then, while unacknowledged, on the schedule of :mod:`.retry`. v3 bodies are re-signed
 at every attempt (fresh wall timestamp and nonce); the body and event id never change.
 
-Acknowledged means: v3 — HTTP 200 or 204; v2 — HTTP 200 with ``return_code`` SUCCESS; both
-within ``timeout_seconds`` (5 s, wall time). Anything else, a connection error included, is a
-failure. Notification faults (drop, duplicate, delay, reorder, signtest) come from the
-:class:`~paydesk.sandbox.faults.FaultPlan`.
+Acknowledged means: v3 — HTTP 200 or 204; v2 — HTTP 200 with ``return_code`` SUCCESS; an
+``xpay`` push (virtual payment's goods delivery, sealed anew for every attempt by its
+``reseal``) — HTTP 200 with ``{"ErrCode": 0}``; all within ``timeout_seconds`` (5 s, wall
+time). Anything else, a connection error included, is a failure. Notification faults (drop,
+duplicate, delay, reorder, signtest) come from the :class:`~paydesk.sandbox.faults.FaultPlan`.
 
 The :class:`Dispatcher` runs as a task (``start()``): it launches due attempts, waking early
 when something is queued. ``run_due()`` makes one pass in the caller's task. A delivery is
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from paydesk.protocol.errors import ProtocolError
+from paydesk.protocol.messages import parse_xpay_answer
 from paydesk.protocol.v2.codec import parse_v2_fields
 from paydesk.sandbox.clock import SandboxClock
 from paydesk.sandbox.faults import FaultPlan
@@ -45,6 +47,8 @@ _CONCURRENCY = 16
 def _acknowledged(api: str, status: int, content: bytes) -> bool:
     if api == "v3":
         return status in (200, 204)
+    if api == "xpay":
+        return status == 200 and parse_xpay_answer(content) == 0
     if status != 200:
         return False
     try:
@@ -129,13 +133,16 @@ class Dispatcher:
         headers = {"Content-Type": delivery.content_type, "User-Agent": "Mozilla/4.0"}
         if delivery.signer is not None:
             headers.update(delivery.signer(delivery.body, kind == "probe"))
-        attempt = Attempt(number=number, kind=kind, at=self.clock.now(), url=delivery.url)
+        url, body = (delivery.url, delivery.body)
+        if delivery.reseal is not None:
+            url, body = delivery.reseal(number)
+        attempt = Attempt(number=number, kind=kind, at=self.clock.now(), url=url)
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 response = await self.http.post(
-                    delivery.url,
-                    content=delivery.body,
+                    url,
+                    content=body,
                     headers=headers,
                     timeout=self.timeout_seconds,
                 )

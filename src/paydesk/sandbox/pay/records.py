@@ -1,6 +1,7 @@
 """What the sandbox remembers about each notification it sends, and each attempt to send it.
 
-One :class:`Delivery` per notification (event id, body, URL); one :class:`Attempt` per HTTP
+One :class:`Delivery` per notification (event id, body, URL) — or per virtual-payment
+``xpay_goods_deliver_notify`` push, which follows the same schedule; one :class:`Attempt` per HTTP
 request made for it — ``real`` attempts, ``probe`` (``WECHATPAY/SIGNTEST/``) and
 ``duplicate`` ones — with virtual time, status, a response excerpt and the duration::
 
@@ -17,15 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from paydesk.sandbox.pay.model import ApiVersion
 from paydesk.sandbox.pay.retry import MAX_ATTEMPTS
 
-__all__ = ["Attempt", "AttemptKind", "Delivery", "DeliveryState", "Signer"]
+__all__ = ["Attempt", "AttemptKind", "Delivery", "DeliveryApi", "DeliveryState", "Reseal", "Signer"]
 
 AttemptKind = Literal["real", "probe", "duplicate"]
 DeliveryState = Literal["pending", "held", "delivered", "failed"]
 #: ``signer(body, probe)`` → the ``Wechatpay-*`` headers for one v3 attempt.
 Signer = Callable[[bytes, bool], dict[str, str]]
+#: ``reseal(number)`` → the URL (with its query) and body of real attempt ``number``: a push
+#: is signed in its query with a timestamp the merchant checks, so each attempt is sealed anew.
+Reseal = Callable[[int], tuple[str, bytes]]
+#: Pay notifications (``v2``/``v3``), or an ``xpay`` push acknowledged by ``{"ErrCode": 0}``.
+DeliveryApi = Literal["v2", "v3", "xpay"]
 
 
 @dataclass
@@ -65,7 +70,7 @@ class Delivery:
 
     event_id: str
     event_type: str
-    api: ApiVersion
+    api: DeliveryApi
     mchid: str
     out_trade_no: str
     url: str
@@ -74,6 +79,7 @@ class Delivery:
     signer: Signer | None
     created_at: datetime
     out_refund_no: str | None = None
+    reseal: Reseal | None = None
     id: int = 0
     due_at: datetime | None = None
     state: DeliveryState = "pending"
