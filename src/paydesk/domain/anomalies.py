@@ -1,7 +1,9 @@
 """Anomalies: anything a person must look at. Recorded with an ``anomaly.created`` event.
 
 Kinds: ``amount_mismatch``, ``merchant_mismatch``, ``app_mismatch``, ``unknown_order``,
-``paid_after_close``, ``double_payment``, ``refund_mismatch``, ``reconcile_*``.
+``paid_after_close``, ``double_payment``, ``refund_mismatch``, ``reconcile_*``; from virtual
+payment's push (``payments/virtual_paid.py``) also ``openid_mismatch``, ``env_mismatch``,
+``product_mismatch``, ``quantity_mismatch`` and ``transaction_id_invalid``.
 """
 
 from __future__ import annotations

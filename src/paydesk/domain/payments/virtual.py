@@ -17,6 +17,9 @@
   ``virtual``), ``attach`` the order id;
 * ``signature`` is keyed by the user's ``session_key``, which never leaves the server.
 
+The order becomes PAID only when WeChat pushes ``xpay_goods_deliver_notify`` to the app's
+push URL (:mod:`.virtual_paid`; docs/virtual-payment.md).
+
 A still-open virtual attempt of the same user and parameters is reused (same ``outTradeNo``,
 freshly signed: the session_key may have changed since). Open WeChat Pay attempts of the order
 are closed at WeChat first, as when switching channels, so the order cannot be paid twice.
