@@ -3,19 +3,13 @@ times unless answered ``success`` in time, recorded, and reopening the 48 h wind
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from paydesk.protocol.messages import (
     PushFormat,
@@ -25,72 +19,15 @@ from paydesk.protocol.messages import (
     parse_push,
 )
 from paydesk.sandbox import Sandbox, SandboxCredentials
-from paydesk.sandbox.credentials import AppCredentials
 from paydesk.sandbox.identity import push as push_module
 from paydesk.sandbox.identity.push_build import PushMode, original_id
-from tests.sandbox.identity.merchant import open_push
-
-PUSH_URL = "https://merchant.example/wechat/push"
-
-
-@dataclass
-class Merchant:
-    """A push endpoint that answers from a script (the last answer repeats)."""
-
-    answers: list[tuple[int, str, float]] = field(default_factory=lambda: [(200, "success", 0)])
-    echo: bool = False
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle(self, request: Request) -> Response:
-        self.received.append(
-            {
-                "method": request.method,
-                "path": request.url.path,
-                "query": dict(request.query_params),
-                "headers": dict(request.headers),
-                "body": await request.body(),
-            }
-        )
-        status, body, delay = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        await asyncio.sleep(delay)
-        if self.echo:
-            body = request.query_params.get("echostr", "")
-        return Response(body, status_code=status)
-
-    def app(self) -> Starlette:
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST"])])
-
-
-@dataclass
-class World:
-    sandbox: Sandbox
-    client: httpx.AsyncClient
-    merchant: Merchant
-    mini: AppCredentials
-    oa: AppCredentials
-
-    async def set_url(self, app: AppCredentials, url: str = PUSH_URL) -> None:
-        response = await self.client.put(
-            "/_sandbox/push-url", json={"appid": app.appid, "url": url}
-        )
-        assert response.status_code == 200, response.text
-
-    async def push(self, **body: Any) -> httpx.Response:
-        return await self.client.post("/_sandbox/push", json=body)
+from tests.sandbox.identity.merchant import PUSH_URL, Merchant, World, open_push, open_world
 
 
 @pytest.fixture
 async def world(sandbox_credentials: SandboxCredentials) -> AsyncIterator[World]:
-    merchant = Merchant()
-    box = Sandbox(sandbox_credentials, transport=httpx.ASGITransport(app=merchant.app()), seed=1234)
-    async with (
-        box,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=box.asgi()), base_url="http://sandbox.test"
-        ) as client,
-    ):
-        apps = {a.type: a for a in sandbox_credentials.apps}
-        yield World(box, client, merchant, apps["miniprogram"], apps["official_account"])
+    async with open_world(sandbox_credentials, Merchant(), seed=1234) as built:
+        yield built
 
 
 # ---- push URL ----

@@ -16,8 +16,7 @@ from paydesk.protocol.virtual_payment import virtual_payment_params
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.identity.push_build import original_id
 from paydesk.sandbox.pay.retry import RETRY_GAPS
-from tests.sandbox.identity.merchant import open_push
-from tests.sandbox.identity.test_push import Merchant, World
+from tests.sandbox.identity.merchant import Merchant, World, open_push, open_world
 
 ACK = xpay_answer().decode()
 NOT_APPLIED = xpay_answer(1, "busy").decode()
@@ -25,16 +24,7 @@ NOT_APPLIED = xpay_answer(1, "busy").decode()
 
 @pytest.fixture
 async def world(sandbox_credentials: SandboxCredentials) -> AsyncIterator[World]:
-    merchant = Merchant(answers=[(200, ACK, 0)])
-    box = Sandbox(sandbox_credentials, transport=httpx.ASGITransport(app=merchant.app()), seed=99)
-    async with (
-        box,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=box.asgi()), base_url="http://sandbox.test"
-        ) as client,
-    ):
-        apps = {a.type: a for a in sandbox_credentials.apps}
-        built = World(box, client, merchant, apps["miniprogram"], apps["official_account"])
+    async with open_world(sandbox_credentials, Merchant(answers=[(200, ACK, 0)]), seed=99) as built:
         await built.set_url(built.mini)
         yield built
 
