@@ -1,5 +1,6 @@
-"""The merchant's side of a message push, with the protocol layer only: what a merchant's server
-does with what the sandbox sends to its push URL."""
+"""The merchant's side of a message push: what a merchant's server does with what the sandbox
+sends to its push URL (the protocol layer only), and a scripted push endpoint with the sandbox
+that pushes to it (``open_world``)."""
 
 from __future__ import annotations
 
