@@ -51,8 +51,8 @@ async def user(db_session: AsyncSession) -> User:
         id="usr_1", appid="wx5a0d5a0d00000001", openid="o-payer-1", unionid=None,
         created_at=T0, updated_at=T0,
     )  # fmt: skip
-    db_session.add(row)
-    await db_session.commit()
+    async with db_session.begin():
+        db_session.add(row)
     return row
 
 

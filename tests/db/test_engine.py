@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, IntegrityError, InvalidRequestError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from paydesk.db import engine as engine_module
 from paydesk.db.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
+    PostgreSQLSession,
     SQLiteSession,
     UnsupportedDatabaseURL,
     create_engine,
@@ -332,10 +333,11 @@ async def test_a_sqlite_session_without_a_bind_cannot_write() -> None:
             pass
 
 
-def test_postgresql_sessions_are_plain() -> None:
+def test_postgresql_sessions_read_in_autocommit() -> None:
     factory = session_factory(create_engine("postgresql://paydesk@db/paydesk"))
 
-    assert factory.class_ is AsyncSession
+    assert factory.class_ is PostgreSQLSession
+    assert factory.kw["bind"].get_execution_options()["isolation_level"] == "AUTOCOMMIT"
 
 
 async def test_database_errors_do_not_carry_bound_values(tmp_path: Path) -> None:
