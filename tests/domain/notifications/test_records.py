@@ -10,7 +10,7 @@ from paydesk.domain.notifications.records import (
     Inbound,
     clean_text,
     kept_headers,
-    notification_row,
+    notification_values,
 )
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,7 +48,7 @@ def test_bodies_are_text_with_nul_and_bad_bytes_replaced() -> None:
 
 def test_a_row_caps_what_a_sender_controls() -> None:
     inbound = Inbound("1900000001", ApiVersion.V2, {"content-type": "text/xml"}, b"<xml/>", WHEN)
-    row = notification_row(
+    row = notification_values(
         inbound,
         kind=NotificationKind.REFUND,
         verdict="x" * 50,
@@ -56,20 +56,18 @@ def test_a_row_caps_what_a_sender_controls() -> None:
         event_id="E" * 100,
         order_id="ord_1",
     )
-    assert (len(row.verdict), len(row.event_id or "")) == (32, 64)
-    assert row.detail == "why\ufffd"
-    assert (row.mchid, row.api_version, row.kind, row.order_id) == (
+    assert (len(row["verdict"]), len(row["event_id"] or "")) == (32, 64)
+    assert row["detail"] == "why\ufffd"
+    assert (row["mchid"], row["api_version"], row["kind"], row["order_id"]) == (
         "1900000001",
         ApiVersion.V2,
         NotificationKind.REFUND,
         "ord_1",
     )
-    assert (row.headers, row.body, row.received_at) == (
+    assert (row["headers"], row["body"], row["received_at"]) == (
         {"content-type": "text/xml"},
         "<xml/>",
         WHEN,
     )
-    assert (
-        notification_row(inbound, kind=NotificationKind.UNKNOWN, verdict="v", detail="").event_id
-        is None
-    )
+    bare = notification_values(inbound, kind=NotificationKind.UNKNOWN, verdict="v", detail="")
+    assert bare["event_id"] is None

@@ -33,12 +33,11 @@ __all__ = [
     "Inbound",
     "clean_text",
     "kept_headers",
-    "notification_row",
     "notification_values",
     "payment_detail",
     "payment_notification",
     "refund_notification",
-    "store_rejection",
+    "store_verdict",
 ]
 
 #: Headers kept with a notification (lower case): WeChat's own, and facts about the transport.
@@ -124,30 +123,6 @@ def notification_values(
     }
 
 
-def notification_row(
-    inbound: Inbound,
-    *,
-    kind: NotificationKind,
-    verdict: str,
-    detail: str,
-    event_id: str | None = None,
-    order_id: str | None = None,
-    body_limit: int | None = None,
-) -> Notification:
-    """The ``notifications`` row for ``inbound`` (not yet added to a session)."""
-    return Notification(
-        **notification_values(
-            inbound,
-            kind=kind,
-            verdict=verdict,
-            detail=detail,
-            event_id=event_id,
-            order_id=order_id,
-            body_limit=body_limit,
-        )
-    )
-
-
 def payment_detail(report: TradeReport, verdict: str) -> str:
     """The stored ``detail`` of a payment notification: what it said, and what we made of it."""
     return (
@@ -165,13 +140,15 @@ def payment_notification(
     order_id: str | None,
 ) -> Notification:
     """The ``notifications`` row of a verified payment notification (not yet added)."""
-    return notification_row(
-        inbound,
-        kind=NotificationKind.PAYMENT,
-        verdict=verdict,
-        detail=payment_detail(report, verdict),
-        event_id=event_id,
-        order_id=order_id,
+    return Notification(
+        **notification_values(
+            inbound,
+            kind=NotificationKind.PAYMENT,
+            verdict=verdict,
+            detail=payment_detail(report, verdict),
+            event_id=event_id,
+            order_id=order_id,
+        )
     )
 
 
@@ -188,17 +165,19 @@ def refund_notification(
         f"{report.status} for refund {report.out_refund_no}"
         f" (WeChat {report.refund_id}, {report.refund} of {report.total} fen): {verdict}"
     )
-    return notification_row(
-        inbound,
-        kind=NotificationKind.REFUND,
-        verdict=verdict,
-        detail=detail,
-        event_id=event_id,
-        order_id=order_id,
+    return Notification(
+        **notification_values(
+            inbound,
+            kind=NotificationKind.REFUND,
+            verdict=verdict,
+            detail=detail,
+            event_id=event_id,
+            order_id=order_id,
+        )
     )
 
 
-async def store_rejection(
+async def store_verdict(
     services: Services,
     inbound: Inbound,
     verdict: str,
@@ -208,14 +187,17 @@ async def store_rejection(
     event_id: str | None = None,
     body_limit: int | None = None,
 ) -> Receipt:
-    """Store a refused delivery in a transaction of its own; nothing else is written."""
-    row = notification_row(
-        inbound,
-        kind=kind,
-        verdict=verdict,
-        detail=reason,
-        event_id=event_id,
-        body_limit=body_limit,
+    """Store a delivery whose verdict is all there is to it — a refusal, or a verified event
+    paydesk does not act on — in a transaction of its own; nothing else is written."""
+    row = Notification(
+        **notification_values(
+            inbound,
+            kind=kind,
+            verdict=verdict,
+            detail=reason,
+            event_id=event_id,
+            body_limit=body_limit,
+        )
     )
     async with services.db.begin() as session:
         session.add(row)

@@ -24,7 +24,7 @@ from paydesk.domain.notifications.records import (
     EXCERPT_BYTES,
     Inbound,
     kept_headers,
-    store_rejection,
+    store_verdict,
 )
 from paydesk.domain.notifications.v3 import unknown_merchant
 from paydesk.domain.payments.reports import from_v2_notification
@@ -58,22 +58,22 @@ async def receive_v2(
     try:
         fields = parse_v2_fields(body, max_bytes=MAX_NOTIFICATION_BYTES)
     except InputTooLarge as exc:
-        return await store_rejection(
+        return await store_verdict(
             services, inbound, Verdict.REJECTED_TOO_LARGE, exc.reason, body_limit=EXCERPT_BYTES
         )
     except MalformedInput as exc:  # HostileXML included: refused unread
-        return await store_rejection(services, inbound, Verdict.REJECTED_MALFORMED, exc.reason)
+        return await store_verdict(services, inbound, Verdict.REJECTED_MALFORMED, exc.reason)
     if "req_info" in fields:
         kind = NotificationKind.REFUND
         try:
             refund = parse_refund_notification(body, key=key, max_bytes=MAX_NOTIFICATION_BYTES)
             refund_report = report_from_v2(refund)
         except DecryptError as exc:
-            return await store_rejection(
+            return await store_verdict(
                 services, inbound, Verdict.REJECTED_DECRYPT, exc.reason, kind=kind
             )
         except MalformedInput as exc:
-            return await store_rejection(
+            return await store_verdict(
                 services, inbound, Verdict.REJECTED_MALFORMED, exc.reason, kind=kind
             )
         return await apply_refund(services, inbound, refund_report, event_id=refund.refund_id)
@@ -83,11 +83,11 @@ async def receive_v2(
             body, key=key, sign_type=account.v2_sign_type, max_bytes=MAX_NOTIFICATION_BYTES
         )
     except SignatureError as exc:
-        return await store_rejection(
+        return await store_verdict(
             services, inbound, Verdict.REJECTED_SIGNATURE, exc.reason, kind=kind
         )
     except MalformedInput as exc:  # verified, but a field we need is missing or wrong
-        return await store_rejection(
+        return await store_verdict(
             services, inbound, Verdict.REJECTED_MALFORMED, exc.reason, kind=kind
         )
     report = from_v2_notification(payment)

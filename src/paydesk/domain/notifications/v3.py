@@ -23,8 +23,7 @@ from paydesk.domain.notifications.records import (
     EXCERPT_BYTES,
     Inbound,
     kept_headers,
-    notification_row,
-    store_rejection,
+    store_verdict,
 )
 from paydesk.domain.payments.reports import from_v3
 from paydesk.domain.refunds import report_from_v3
@@ -88,13 +87,13 @@ async def receive_v3(
     inbound = Inbound(mchid, ApiVersion.V3, kept_headers(headers), body, services.clock.now())
     if len(body) > MAX_NOTIFICATION_BYTES:
         reason = f"body of {len(body)} bytes is over {MAX_NOTIFICATION_BYTES}"
-        return await store_rejection(
+        return await store_verdict(
             services, inbound, Verdict.REJECTED_TOO_LARGE, reason, body_limit=EXCERPT_BYTES
         )
     try:
         signed = SignedHeaders.from_headers(headers)
     except MalformedInput as exc:  # unsigned: a signature problem, not a body problem
-        return await store_rejection(services, inbound, Verdict.REJECTED_SIGNATURE, exc.reason)
+        return await store_verdict(services, inbound, Verdict.REJECTED_SIGNATURE, exc.reason)
     try:
         opened = open_notification(
             signed,
@@ -105,7 +104,7 @@ async def receive_v3(
             tolerance=TOLERANCE_SECONDS,
         )
     except (SignatureError, DecryptError, MalformedInput) as exc:
-        return await store_rejection(services, inbound, _refusal(exc), exc.reason)
+        return await store_verdict(services, inbound, _refusal(exc), exc.reason)
     # ---- verified from here on ----------------------------------------------------------
     event_id, event_type = opened.envelope.id, opened.event_type
     kind = NotificationKind.UNKNOWN
@@ -119,7 +118,7 @@ async def receive_v3(
             refund = report_from_v3(opened.refund())
             return await apply_refund(services, inbound, refund, event_id=event_id)
     except MalformedInput as exc:
-        return await store_rejection(
+        return await store_verdict(
             services,
             inbound,
             Verdict.REJECTED_MALFORMED,
@@ -132,13 +131,4 @@ async def receive_v3(
 
 async def _ignore(services: Services, inbound: Inbound, event_id: str, event_type: str) -> Receipt:
     detail = f"verified {event_type}: not an event paydesk acts on"
-    row = notification_row(
-        inbound,
-        kind=NotificationKind.UNKNOWN,
-        verdict=Verdict.IGNORED,
-        detail=detail,
-        event_id=event_id,
-    )
-    async with services.db.begin() as session:
-        session.add(row)
-    return Receipt(Verdict.IGNORED, 204, detail, row.id)
+    return await store_verdict(services, inbound, Verdict.IGNORED, detail, event_id=event_id)
