@@ -196,6 +196,20 @@ async def test_the_same_push_again_changes_nothing_and_is_acknowledged(stack: St
     assert (len(found.events), len(found.paid_events), found.anomalies) == (1, 1, [])
 
 
+def event_head(started: Started, now: str) -> dict[str, Any]:
+    """The fields every ``xpay_goods_deliver_notify`` for ``started``'s attempt starts with."""
+    openid = started.user.user["openid"]
+    return {
+        "ToUserName": original_id(MINI_APPID),
+        "FromUserName": openid,
+        "CreateTime": now,
+        "MsgType": "event",
+        "Event": "xpay_goods_deliver_notify",
+        "OpenId": openid,
+        "OutTradeNo": started.sign_data["outTradeNo"],
+    }
+
+
 async def test_a_forged_or_unsigned_push_changes_nothing(stack: Stack) -> None:
     started = await start(stack)
     app = stack.sandbox.credentials.app(MINI_APPID)
@@ -204,13 +218,7 @@ async def test_a_forged_or_unsigned_push_changes_nothing(stack: Stack) -> None:
     fields = goods_deliver_fields(
         parse_goods_deliver(
             {
-                "ToUserName": original_id(MINI_APPID),
-                "FromUserName": started.user.user["openid"],
-                "CreateTime": now,
-                "MsgType": "event",
-                "Event": "xpay_goods_deliver_notify",
-                "OpenId": started.user.user["openid"],
-                "OutTradeNo": started.sign_data["outTradeNo"],
+                **event_head(started, now),
                 "Env": 1,
                 "WeChatPayInfo": {"TransactionId": "4200000000000000000000000001"},
                 "GoodsInfo": {"ProductId": "gold_monthly", "Quantity": 1, "ActualPrice": 1999},
@@ -339,15 +347,7 @@ async def test_a_malformed_but_signed_event_is_refused_for_the_log(stack: Stack)
     app = stack.sandbox.credentials.app(MINI_APPID)
     assert app is not None
     now = str(int(stack.services.clock.now().timestamp()))
-    fields = {
-        "ToUserName": original_id(MINI_APPID),
-        "FromUserName": started.user.user["openid"],
-        "CreateTime": now,
-        "MsgType": "event",
-        "Event": "xpay_goods_deliver_notify",
-        "OpenId": started.user.user["openid"],
-        "OutTradeNo": started.sign_data["outTradeNo"],
-    }
+    fields = event_head(started, now)  # no Env, WeChatPayInfo nor GoodsInfo
     sealed = seal_push(
         app, fields, mode="safe", fmt="xml", timestamp=now, nonce="9", random16=bytes(16)
     )
