@@ -13,7 +13,6 @@ from sqlalchemy import inspect, select
 from paydesk.db.engine import is_postgresql
 from paydesk.db.enums import ApiVersion, OrderState
 from paydesk.db.models import Notification, Order, OrderEvent, OutboxEvent, Payment
-from paydesk.domain.notifications import fastpath
 from paydesk.domain.notifications.apply import apply_payment
 from paydesk.domain.notifications.fastpath import settle_paid_at_once, takes_fast_path
 from paydesk.domain.notifications.records import Inbound
@@ -182,29 +181,23 @@ async def test_it_declines_anything_but_a_plain_first_success_and_changes_nothin
     assert await written_for(stack, paying) == before
 
 
-async def test_a_lost_race_declines_and_changes_nothing(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_lost_race_declines_and_changes_nothing(stack: Stack) -> None:
     if not is_postgresql(stack.services.engine):
         return  # (the general way's races: tests/domain/orders)
     paying = await paying_order(stack)
     before = await written_for(stack, paying)
-    original = fastpath._attempt_and_order
 
-    async def read_then_lose_the_race(*args: Any) -> Any:
-        found = await original(*args)
-        async with stack.services.db.begin() as session:  # another writer moves the order
-            moved = await session.get(Order, paying.order_id)
-            assert moved is not None
-            moved.version += 1
-        return found
+    async with stack.services.db.begin() as session:  # another writer holds the order…
+        moved = await session.get(Order, paying.order_id, with_for_update=True)
+        assert moved is not None
+        attempt = asyncio.create_task(
+            settle_paid_at_once(stack.services, inbound(stack), report_for(paying), event_id="E")
+        )
+        await asyncio.sleep(0.3)  # …while the statement waits for the row
+        assert not attempt.done()
+        moved.version += 1  # and moves it: the compare-and-set must now match nothing
 
-    monkeypatch.setattr(fastpath, "_attempt_and_order", read_then_lose_the_race)
-    result = await settle_paid_at_once(
-        stack.services, inbound(stack), report_for(paying), event_id="E"
-    )
-
-    assert result is None
+    assert await attempt is None
     after = await written_for(stack, paying)
     assert after["order"]["version"] == before["order"]["version"] + 1
     after["order"]["version"] -= 1
