@@ -13,4 +13,13 @@ API (``stacks``, ``users``, ``exchanges``).
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, settings
+
 pytest_plugins = ["tests.backends", "tests.stack", "tests.domain.users.fixtures"]
+
+# Tests assert behaviour, not milliseconds. On CI's two cores, shared by two test workers, a
+# strategy's first draw (building a Unicode category table, say) can take over a second, and
+# an example over Hypothesis's 200 ms deadline: the machine, not the code under test. Every
+# example is still generated and checked as before.
+settings.register_profile("paydesk", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("paydesk")
