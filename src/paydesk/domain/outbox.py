@@ -38,6 +38,22 @@ def event_payload(event_id: str, type: str, data: dict[str, Any], now: datetime)
     return {"id": event_id, "type": type, "created": int(now.timestamp()), "data": data}
 
 
+def event_payload_sql(event_id: str, type: str, created: str, data: str) -> str:
+    """:func:`event_payload` as a PostgreSQL ``jsonb`` expression, for a statement that writes
+    its outbox row itself; the arguments are SQL expressions (parameters, columns).
+
+    The one-statement notification path uses it; its tests hold the payload it writes equal
+    to the one :func:`add_event` writes.
+
+    >>> event_payload_sql(":id", "'order.paid'", ":created", "'{}'::jsonb")
+    "jsonb_build_object('id', :id, 'type', 'order.paid', 'created', :created, 'data', '{}'::jsonb)"
+    """
+    return (
+        f"jsonb_build_object('id', {event_id}, 'type', {type},"
+        f" 'created', {created}, 'data', {data})"
+    )
+
+
 async def add_event(
     session: AsyncSession,
     *,

@@ -42,6 +42,7 @@ from paydesk.domain.notifications.receipts import Receipt, Verdict
 from paydesk.domain.notifications.records import Inbound, notification_values, payment_detail
 from paydesk.domain.orders.states import EVENT_FOR
 from paydesk.domain.orders.views import order_view_sql
+from paydesk.domain.outbox import event_payload_sql
 from paydesk.domain.payments.settle import TradeReport, paid_detail, paid_values
 
 if TYPE_CHECKING:
@@ -52,6 +53,13 @@ __all__ = ["settle_paid_at_once", "takes_fast_path"]
 _PAID = OrderState.PAID.value
 _EVENT_TYPE = EVENT_FOR[OrderState.PAID]
 
+#: The ``order.paid`` event, rendered from the moved order by the database.
+_PAYLOAD = event_payload_sql(
+    "CAST(:outbox_id AS text)",
+    f"'{_EVENT_TYPE}'",
+    "CAST(:created AS bigint)",
+    order_view_sql("moved"),
+)
 # Table and column names are the models' (a change there fails the fast path's tests, which
 # compare its rows with the general way's). Parameters are named; CAST gives asyncpg a type
 # where the statement alone would not. The f-string inserts constants only, never input.
@@ -81,11 +89,7 @@ WITH found AS (
 ), outbox AS (
     INSERT INTO outbox_events (id, type, mchid, order_id, payload, created_at)
     SELECT CAST(:outbox_id AS text), '{_EVENT_TYPE}', moved.mchid, moved.id,
-        jsonb_build_object(
-            'id', CAST(:outbox_id AS text), 'type', '{_EVENT_TYPE}',
-            'created', CAST(:created AS bigint), 'data', {order_view_sql("moved")}
-        ),
-        :now
+        {_PAYLOAD}, :now
     FROM moved
 )
 INSERT INTO notifications
