@@ -23,13 +23,18 @@ from paydesk.domain.errors import Unauthenticated
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
+def services_of(request: Request) -> Services:
+    """The app's services container (for code that solves no dependencies, e.g. a LeanRoute)."""
+    services: Services = request.app.state.services
+    return services
+
+
 async def get_services(request: Request) -> Services:
-    """The app's services container.
+    """The app's services container, as a dependency (:data:`ServicesDep`).
 
     ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in its thread
     pool (a thread hop on every request of every route that needs the services)."""
-    services: Services = request.app.state.services
-    return services
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -22,8 +22,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from paydesk.api.deps import services_of
 from paydesk.api.lean import LeanRoute
-from paydesk.domain.context import Services
 from paydesk.domain.errors import DomainError
 from paydesk.domain.notifications import Receipt, receive_v2, receive_v3
 from paydesk.protocol.v2.notify import NOTIFY_SUCCESS_XML, notify_fail_xml
@@ -86,12 +86,6 @@ async def finish_in_flight() -> None:
     await asyncio.gather(*_in_flight, return_exceptions=True)
 
 
-def _services(request: Request) -> Services:
-    # A LeanRoute solves no dependencies (ServicesDep): the app's services, looked up.
-    services: Services = request.app.state.services
-    return services
-
-
 async def _receive(
     request: Request, work: Callable[[bytes], Coroutine[Any, Any, Receipt]]
 ) -> Receipt | None:
@@ -135,7 +129,7 @@ async def _receive(
 )
 async def wechatpay_v3(mchid: str, request: Request) -> Response:
     """A Pay v3 notification (payment or refund) for merchant ``mchid``."""
-    services = _services(request)
+    services = services_of(request)  # a LeanRoute solves no dependencies
     receipt = await _receive(
         request, lambda body: receive_v3(services, mchid, request.headers, body)
     )
@@ -149,7 +143,7 @@ async def wechatpay_v3(mchid: str, request: Request) -> Response:
 @router.post("/v2/{mchid}", responses=_V2_RESPONSES, openapi_extra=_V2_DOC)
 async def wechatpay_v2(mchid: str, request: Request) -> Response:
     """A Pay v2 notification (payment, or refund with ``req_info``) for merchant ``mchid``."""
-    services = _services(request)
+    services = services_of(request)  # a LeanRoute solves no dependencies
     receipt = await _receive(
         request, lambda body: receive_v2(services, mchid, request.headers, body)
     )
