@@ -14,6 +14,7 @@ import pytest
 from paydesk.protocol.messages import parse_goods_deliver, parse_push, xpay_answer
 from paydesk.protocol.virtual_payment import virtual_payment_params
 from paydesk.sandbox import Sandbox, SandboxCredentials
+from paydesk.sandbox.http import MAX_BODY_BYTES
 from paydesk.sandbox.identity.push_build import original_id
 from paydesk.sandbox.pay.retry import RETRY_GAPS
 from tests.sandbox.identity.merchant import Merchant, World, open_push, open_world
@@ -249,6 +250,13 @@ async def test_requests_the_sandbox_cannot_emulate_are_refused(
     openid, session_key = await logged_in(world)
     refused = await virtual_pay(world, {**request(world, openid, session_key), **changes})
     assert refused.status_code == status, refused.text
+    assert world.sandbox.pay.dispatcher.deliveries == []
+
+
+async def test_a_body_over_the_sandboxs_limit_is_413_and_nothing_is_paid(world: World) -> None:
+    huge = b'{"signData": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    refused = await world.client.post("/_sandbox/virtual-pay", content=huge)
+    assert refused.status_code == 413
     assert world.sandbox.pay.dispatcher.deliveries == []
 
 
