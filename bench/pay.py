@@ -8,6 +8,10 @@ the ``wx.requestPayment`` parameters. ``pay_per_s`` counts operations that compl
 (201 then 200 with a ``paySign``) during the measured window; ``pay_p99_ms`` is the p99 of one
 operation (both calls, as the shop sees them).
 
+The database is what production runs: a fresh PostgreSQL database (``bench/_database.py``,
+dropped afterwards) when the server answers; the embedded SQLite file with ``--sqlite`` or when
+it does not (the report says which), or any empty database with ``--database-url``.
+
 By default the parts run as separate processes on this machine, talking HTTP over loopback,
 so that every core works as it would in production:
 
@@ -30,8 +34,8 @@ Users are logged in beforehand (``pay`` is rate-limited per user and login per c
 each user pays at most 19 orders, and logins come from several loopback addresses).
 
 Usage: ``python bench/pay.py [--seconds 8] [--concurrency 32] [--api-processes N]
-[--database-url URL] [--in-process]`` (an empty database, e.g. PostgreSQL, instead of a fresh
-SQLite file). Prints a table, then, as the last line, ``{"pay_per_s": …, "pay_p99_ms": …}``.
+[--sqlite | --database-url URL] [--in-process]``. Prints a table, then, as the last line,
+``{"pay_per_s": …, "pay_p99_ms": …}``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +62,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from _database import bench_database
 from _loadgen import Connection
+from paydesk.db.engine import default_sqlite_url
 from paydesk.domain.users.limits import LOGIN_PER_CLIENT, PAY_PER_USER
 from paydesk.sandbox.credentials import DEFAULT_MINIPROGRAM_APPID
 from paydesk.settings import Settings
@@ -296,7 +303,7 @@ def users_needed(args: Any) -> int:
 
 async def run_processes(args: Any, data_dir: Path) -> tuple[Results, dict[str, float]]:
     """Sandbox and paydesk in their own processes; the load from this one."""
-    database_url = args.database_url or f"sqlite+aiosqlite:///{data_dir / 'paydesk.sqlite3'}"
+    database_url = args.database_url
     count = args.api_processes or (1 if database_url.startswith("sqlite") else 2)
     sandbox_url = f"http://127.0.0.1:{free_port()}"
     children = {"sandbox": spawn("sandbox", sandbox_url, str(data_dir))}
@@ -373,7 +380,10 @@ def report(args: Any, results: Results, spent: dict[str, float]) -> dict[str, fl
     if done == 0:
         raise SystemExit(f"no operation completed: {results.errors[:3]}")
     where = "in-process" if args.in_process else "processes over loopback"
-    table = Table(title=f"paydesk: orders created and prepaid ({where}, sandbox as WeChat)")
+    table = Table(
+        title=f"paydesk: orders created and prepaid ({where}, {args.database_label}, "
+        "sandbox as WeChat)"
+    )
     for column in ("what", "count", "per s", "p50 ms", "p99 ms", "mean ms"):
         table.add_column(column, justify="right")
     for name, values in (
@@ -413,6 +423,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--api-processes", type=int, default=0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--sqlite", action="store_true", help="the embedded SQLite file")
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--role", choices=("sandbox", "api"), help=argparse.SUPPRESS)
     parser.add_argument("role_args", nargs="*", help=argparse.SUPPRESS)
@@ -425,7 +436,16 @@ def main() -> None:
         url, data_dir, database_url, sandbox_url = args.role_args
         serve_api(int(url.rpartition(":")[2]), Path(data_dir), database_url, sandbox_url)
         return
-    with tempfile.TemporaryDirectory(prefix="paydesk-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="paydesk-bench-") as tmp, ExitStack() as stack:
+        if args.database_url is not None:
+            args.database_label = "the database given"
+        elif args.sqlite:
+            args.database_label = "SQLite"
+            args.database_url = default_sqlite_url(Path(tmp))  # migrated by the run
+        else:
+            args.database_label, args.database_url = stack.enter_context(
+                bench_database("paydesk_bench_pay")
+            )
         run = run_in_process if args.in_process else run_processes
         results, spent = asyncio.run(run(args, Path(tmp)))
     print(json.dumps(report(args, results, spent)))

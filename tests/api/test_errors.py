@@ -9,6 +9,8 @@ import httpx
 import pytest
 from fastapi import Body, FastAPI
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from paydesk.api.errors import (
     UNDECLARED_DOMAIN_ERRORS,
@@ -17,6 +19,12 @@ from paydesk.api.errors import (
     install_error_handlers,
 )
 from paydesk.domain.errors import Conflict, RateLimited
+
+UNREACHABLE: dict[str, Exception] = {
+    "refused": ConnectionRefusedError(111, "Connect call failed ('10.0.0.9', 5432)"),
+    "lost": OperationalError("SELECT 1", None, Exception("connection was closed in the middle")),
+    "pool": PoolTimeout("QueuePool limit of size 20 overflow 10 reached"),
+}
 
 
 class Thing(BaseModel):
@@ -38,6 +46,8 @@ def small_app() -> FastAPI:
             raise RateLimited("slow_down", "too many things")
         if thing.name == "bug":
             raise ZeroDivisionError("internal detail: the ledger")
+        if thing.name in UNREACHABLE:
+            raise UNREACHABLE[thing.name]
         return {"id": thing_id}
 
     @app.post("/raw")
@@ -131,6 +141,23 @@ async def test_a_bug_is_a_500_that_shows_nothing_of_it(
     assert any("ledger" in (record.exc_text or "") for record in caplog.records)
 
 
+@pytest.mark.parametrize("cause", sorted(UNREACHABLE))
+async def test_a_database_that_does_not_answer_is_a_503_saying_to_retry(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, cause: str
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="paydesk.api"):
+        response = await client.post("/things/1", json={"name": cause, "count": 1})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    error = error_of(response)
+    assert error["code"] == "database_unavailable"
+    assert "again in 2 s" in error["message"]
+    assert "10.0.0.9" not in response.text  # the cause is logged, not shown
+    logged = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None  # with the cause, for the operator
+
+
 async def test_unknown_paths_and_methods_keep_the_shape(client: httpx.AsyncClient) -> None:
     assert error_of(await client.get("/nowhere"))["code"] == "not_found"
     assert error_of(await client.delete("/plain"))["code"] == "method_not_allowed"
@@ -140,8 +167,8 @@ def test_the_document_declares_the_400_we_send_instead_of_fastapis_422() -> None
     document = small_app().openapi()
     make = document["paths"]["/things/{thing_id}"]["post"]["responses"]
     assert "422" not in make
-    assert set(make) == {"200", "400", "404", "409", "413", "414", "415", "431"}
-    for status in ("400", "409", "413"):
+    assert set(make) == {"200", "400", "404", "409", "413", "414", "415", "431", "503"}
+    for status in ("400", "409", "413", "503"):
         assert make[status]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ErrorBody"
         }
@@ -155,7 +182,7 @@ def test_an_operation_naming_no_errors_declares_every_domain_error() -> None:
     raw = document["paths"]["/raw"]["post"]["responses"]
     assert {str(status) for status in UNDECLARED_DOMAIN_ERRORS} <= set(raw)
     plain = document["paths"]["/plain"]["get"]["responses"]
-    assert set(plain) == {"200", "414", "431"}  # no input: only the size limits
+    assert set(plain) == {"200", "414", "431", "503"}  # no input: size limits, the database
 
 
 def test_a_route_added_later_is_documented_too() -> None:

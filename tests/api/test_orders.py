@@ -109,6 +109,20 @@ async def test_duplicate_merchant_order_id_is_a_conflict(stack: Stack) -> None:
     assert response.json()["error"]["code"] == "duplicate_merchant_order_id"
 
 
+async def test_a_user_id_naming_no_user_is_a_404_that_says_what_to_send(stack: Stack) -> None:
+    body = {"merchant_order_id": "u-1", "amount": 100, "description": "d", "user_id": "usr_x"}
+    response = await stack.api.post("/api/v1/orders", json=body, headers=stack.merchant_headers)
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "user_not_found"
+    assert "usr_x" in error["message"]
+    assert "login" in error["message"]
+    again = await stack.api.post(  # nothing was kept: the merchant's id is still free
+        "/api/v1/orders", json=body | {"user_id": None}, headers=stack.merchant_headers
+    )
+    assert again.status_code == 201
+
+
 async def test_idempotency_key_replays_and_refuses_a_changed_body(stack: Stack) -> None:
     body = {"merchant_order_id": "idem-1", "amount": 100, "description": "d"}
     headers = {**stack.merchant_headers, "Idempotency-Key": "k-1"}

@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from paydesk.api.routes.notify import finish_in_flight
+from paydesk.api.deadline import finish_in_flight
 from tests.domain.users.support import log_in
 from tests.stack import (
     CERTIFICATE_MCHID,

@@ -17,7 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
+from paydesk.api.deadline import finish_in_flight
+from paydesk.api.routes import push
 from paydesk.db.models import Anomaly, Order, OrderEvent, OutboxEvent, Payment, PushMessage
+from paydesk.domain.push import xpay
 from paydesk.domain.users.tokens import digest
 from paydesk.protocol.messages import (
     goods_deliver_fields,
@@ -340,6 +343,34 @@ async def test_a_database_failure_is_answered_for_a_retry_which_applies_it(
     async with stack.services.db() as session:
         [stored] = await session.scalars(select(PushMessage))
     assert stored.payload["RetryTimes"] in (1, "1")
+
+
+async def test_a_push_not_applied_within_the_deadline_is_answered_for_a_retry_and_applied_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = await start(stack)
+    applying = xpay.apply_goods_deliver
+
+    async def slowly(*args: Any) -> Any:
+        await asyncio.sleep(0.3)  # the database is slow today
+        return await applying(*args)
+
+    monkeypatch.setattr(xpay, "apply_goods_deliver", slowly)
+    monkeypatch.setattr(push, "REPLY_DEADLINE_SECONDS", 0.05)
+    await client_pays(stack, started.user, started.params)
+    [(status, answer)] = answers(last_delivery(stack))
+    assert status == 503
+    assert answer["ErrCode"] != 0
+    assert "not applied within the deadline" in caplog.text
+
+    await finish_in_flight()  # the late work was not cancelled: it finishes on its own
+    assert (await rows(stack, started.order["id"])).order.state == "PAID"
+    monkeypatch.setattr(xpay, "apply_goods_deliver", applying)  # the database is fast again
+    stack.sandbox.clock.advance(RETRY_GAPS[0])  # WeChat's retry finds it applied
+    await stack.sandbox.pay.drain()
+    assert answers(last_delivery(stack))[-1] == (200, ACK)
+    found = await rows(stack, started.order["id"])
+    assert (len(found.events), len(found.paid_events), found.anomalies) == (1, 1, [])
 
 
 async def test_a_malformed_but_signed_event_is_refused_for_the_log(stack: Stack) -> None:

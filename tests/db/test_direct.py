@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import (
@@ -27,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from paydesk.db.direct import DirectStatement, driver_connection
-from paydesk.db.engine import create_engine
+from paydesk.db.direct import DirectStatement, Prebuilt, driver_connection, postgresql_engine
+from paydesk.db.engine import create_engine, default_sqlite_url, session_factory
 from paydesk.db.types import JSONType, UTCDateTime
 from tests.db.postgres import backend_pid, kill
 
@@ -149,3 +150,46 @@ async def test_a_statement_cancelled_halfway_costs_its_connection_only(
     # The one pooled connection was dropped, not handed back mid-statement: the next statement
     # gets a fresh one and answers at once.
     assert await asyncio.wait_for(run(engine, READ, p_id="t1"), 5) is None
+
+
+async def test_fetch_returns_every_row_processed_in_the_servers_order(engine: AsyncEngine) -> None:
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=BEIJING)
+    for name in ("b", "a", "c"):
+        await run(engine, ADD, p_id=name, p_data={"n": name}, p_at=at)
+    newest_first = (
+        select(things).where(things.c.id != bindparam("p_id")).order_by(things.c.id.desc())
+    )
+    async with driver_connection(engine) as connection:
+        rows = await direct(newest_first, engine).fetch(connection, {"p_id": "a"})
+    assert rows == [("c", "NEW", {"n": "c"}, at), ("b", "NEW", {"n": "b"}, at)]
+    assert all(row[3].tzinfo is UTC for row in rows)
+    async with driver_connection(engine) as connection:
+        assert await direct(newest_first, engine).fetch(connection, {"p_id": "%"}) != []
+        with pytest.raises(DBAPIError, match="0x00"):
+            await direct(newest_first, engine).fetch(connection, {"p_id": "nul\x00"})
+
+
+async def test_a_prebuilt_statement_is_compiled_once_and_runs_on_a_pooled_connection(
+    engine: AsyncEngine,
+) -> None:
+    read = Prebuilt(READ)
+    assert read.on(engine.dialect) is read.on(engine.dialect)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert await Prebuilt(ADD).fetch(engine, {"p_id": "t1", "p_data": {}, "p_at": at}) == []
+    assert await read.fetch(engine, {"p_id": "t1"}) == [("t1", "NEW", {}, at)]
+    assert await read.fetch(engine, {"p_id": "t1"}) == [("t1", "NEW", {}, at)]
+    assert await read.fetch(engine, {"p_id": "none"}) == []
+    assert engine.pool.checkedout() == 0  # each call gave its connection back
+
+
+async def test_postgresql_engine_names_the_engine_only_on_postgresql(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    found = postgresql_engine(session_factory(engine))
+    assert found is not None  # the sessions' own engine (autocommit options), on the same pool
+    assert found.sync_engine.pool is engine.sync_engine.pool
+    sqlite = create_engine(default_sqlite_url(tmp_path))
+    try:
+        assert postgresql_engine(session_factory(sqlite)) is None
+    finally:
+        await sqlite.dispose()

@@ -144,6 +144,10 @@ async def test_replicas_starting_together_migrate_one_after_the_other(
             asyncio.gather(*(upgrade_async(engine) for engine in engines)), timeout=30
         )
         revision = await current_revision_async(engines[0])
+        if fresh_database_url.startswith("sqlite"):  # whichever connection won the race
+            async with engines[-1].connect() as connection:  # switched the file to WAL
+                mode = await connection.exec_driver_sql("PRAGMA journal_mode")
+                assert mode.scalar() == "wal"
     finally:
         for engine in engines:
             await engine.dispose()

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from paydesk import __version__
+from paydesk.api.deadline import finish_in_flight
 from paydesk.api.errors import install_error_handlers
 from paydesk.api.middleware import (
     RequestIdMiddleware,
@@ -56,12 +57,13 @@ PUSH_SHUTDOWN_GRACE_SECONDS = 5.0
 async def finish_background_work(app: FastAPI) -> None:
     """What is still running after the answers went out, ended before the app stops.
 
-    A notification answered at its deadline may still be finishing its transaction; pushes
+    A notification or virtual payment push answered at its deadline may still be finishing
+    its transaction (``api/deadline.py``); other pushes
     were answered "success" at once and their work may still be running (it gets
     :data:`PUSH_SHUTDOWN_GRACE_SECONDS`, then is cancelled and left for ``rerun_pushes``).
     The lifespan calls it; so do hosts that run no lifespan (tests on ``ASGITransport``).
     """
-    await notify.finish_in_flight()
+    await finish_in_flight()
     runtime: PushRuntime | None = getattr(app.state, "push_runtime", None)
     if runtime is not None:
         await runtime.shutdown(grace_seconds=PUSH_SHUTDOWN_GRACE_SECONDS)

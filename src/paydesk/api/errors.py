@@ -1,8 +1,10 @@
 """Every error leaves as ``{"error": {"code", "message", "request_id"}}`` with the right status.
 
 Domain errors carry their own status and code; malformed requests get 400 with the exact field
-and problem; an unknown route 404; anything unexpected 500 without internals (logged with the
-request id).
+and problem; an unknown route 404; a database that does not answer (down, restarting, its pool
+exhausted) 503 with ``Retry-After``: the same request may be sent again (a create with the same
+``Idempotency-Key`` or ``merchant_order_id`` cannot make a second order, a pay reuses its prepay);
+anything unexpected 500 without internals (logged with the request id).
 
 The OpenAPI document says the same: :func:`install_error_handlers` also rewrites each
 operation's error responses (FastAPI's default 422 becomes the 400 we send, each in
@@ -23,6 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.constants import REF_PREFIX
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paydesk.domain.errors import DomainError, RateLimited
@@ -45,6 +49,12 @@ log = logging.getLogger("paydesk.api")
 #: (a route should name its own with :func:`error_responses`; this keeps the document honest
 #: until it does).
 UNDECLARED_DOMAIN_ERRORS = (403, 404, 409, 429, 502)
+
+#: What a database that does not answer raises: SQLAlchemy's operational errors (a lost
+#: connection, SQLite's "unable to open"), its pool's timeout, and — asyncpg connects outside
+#: SQLAlchemy's error translation — the socket's own (refused, unreachable, timed out).
+UNAVAILABLE = (OperationalError, PoolTimeout, OSError)
+RETRY_UNAVAILABLE_SECONDS = 2
 
 
 class FieldProblem(BaseModel):
@@ -113,7 +123,7 @@ def error_response(
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     headers = {}
-    if status == 429 and "retry_after" in extra:
+    if status in (429, 503) and "retry_after" in extra:
         headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
@@ -207,6 +217,25 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return error_response(request, exc.status_code, code, str(exc.detail))
 
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "database unavailable (request %s): %s",
+            getattr(request.state, "request_id", "?"),
+            exc,
+            exc_info=exc,
+        )
+        return error_response(
+            request,
+            503,
+            "database_unavailable",
+            "paydesk could not reach its database; send the same request again in "
+            f"{RETRY_UNAVAILABLE_SECONDS} s",
+            retry_after=RETRY_UNAVAILABLE_SECONDS,
+        )
+
+    for cause in UNAVAILABLE:
+        app.add_exception_handler(cause, unavailable)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error (request %s)", getattr(request.state, "request_id", "?"))
@@ -244,9 +273,17 @@ def _with_errors(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in _error_schemas().items():
         schemas.setdefault(name, schema)
-    for item in document.get("paths", {}).values():
+    for path, item in document.get("paths", {}).items():
         for operation in item.values():
             _document_operation(operation)
+            if path != "/healthz":  # the one route that never reads the database
+                operation["responses"].setdefault(
+                    "503",
+                    {
+                        "description": "the database did not answer: send it again",
+                        "content": _error_content(),
+                    },
+                )
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document

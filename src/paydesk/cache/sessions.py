@@ -6,6 +6,9 @@ time to live up to its expiry, so a lookup costs no database round trip. Both an
 :meth:`~SessionStore.get` returns a session only while it is unexpired (by the injected clock)
 and not revoked.
 
+On PostgreSQL the database store's lookup is one prebuilt statement straight on the driver
+(:mod:`paydesk.db.direct`): it runs on every request of a mini program user.
+
 Only the token's SHA-256 hash is ever stored or looked up; the token itself stays with the
 user (``paydesk.db.models.identity``).
 """
@@ -17,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paydesk.cache._redis import Keyspace, Redis, decode_object, milliseconds, redis_errors
 from paydesk.cache.clock import Clock, utc_now
 from paydesk.cache.errors import CorruptEntry, DuplicateSession
+from paydesk.db.direct import Prebuilt
 from paydesk.db.models import User, UserSession
 
 __all__ = [
@@ -104,6 +108,25 @@ class SessionStore(Protocol):
         ...
 
 
+#: The :class:`SessionRecord` fields of the live session ``:token_hash`` at ``:now``.
+_LIVE_SESSION = Prebuilt(
+    select(
+        UserSession.id,
+        UserSession.user_id,
+        User.appid,
+        User.openid,
+        UserSession.session_key,
+        UserSession.expires_at,
+    )
+    .join(User, User.id == UserSession.user_id)
+    .where(
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > bindparam("now", type_=UserSession.expires_at.type),
+    )
+)
+
+
 class DatabaseSessionStore:
     """:class:`SessionStore` on the ``sessions`` table; the user must already exist.
 
@@ -137,25 +160,9 @@ class DatabaseSessionStore:
 
     async def get(self, token_hash: str) -> SessionRecord | None:
         """The live session with this token hash."""
-        query = (
-            select(
-                UserSession.id,
-                UserSession.user_id,
-                User.appid,
-                User.openid,
-                UserSession.session_key,
-                UserSession.expires_at,
-            )
-            .join(User, User.id == UserSession.user_id)
-            .where(
-                UserSession.token_hash == token_hash,
-                UserSession.revoked_at.is_(None),
-                UserSession.expires_at > self._clock(),
-            )
-        )
-        async with self._database() as session:
-            found = (await session.execute(query)).one_or_none()
-        return None if found is None else SessionRecord(*found)
+        values = {"token_hash": token_hash, "now": self._clock()}
+        found = await _LIVE_SESSION.rows(self._database, values)
+        return SessionRecord(*found[0]) if found else None
 
     async def revoke(self, token_hash: str) -> None:
         """Set ``revoked_at`` on the session, if it is not revoked already."""

@@ -8,22 +8,27 @@
 - **verify**: every 2xx with :func:`~paydesk.protocol.v3.verify.verify_signed` and the
   merchant's keys before anything reads it. A platform-certificate serial we do not know
   triggers one download of ``/v3/certificates`` (as the official SDKs do), then a second try.
+
+:meth:`V3Channel.platform_key` names the key a sensitive field is encrypted with for WeChat.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import BaseModel
 
 from paydesk.client._mapping import request_id_of, v3_error
 from paydesk.client._transport import USER_AGENT, Boundary, Sleep, with_retries
 from paydesk.client.config import Clock, Endpoints, MerchantAccount, NonceSource
 from paydesk.client.errors import ResponseNotVerified, UnexpectedResponse, WeChatError
-from paydesk.protocol.errors import MalformedInput, ProtocolError, UnknownSerial
-from paydesk.protocol.keys import is_public_key_id
+from paydesk.protocol.errors import KeyFormatError, MalformedInput, ProtocolError, UnknownSerial
+from paydesk.protocol.keys import certificate_public_key, is_public_key_id
 from paydesk.protocol.v3.certificates import PlatformCertificate, decrypt_certificates
 from paydesk.protocol.v3.endpoints import CERTIFICATES
 from paydesk.protocol.v3.models import parse_json
@@ -72,22 +77,31 @@ class V3Channel:
         self.sleep = sleep
         #: WeChat Pay's keys for this merchant; grows when new platform certificates appear.
         self.keys: KeySet = account.verify_keys
+        #: The platform certificates of the last ``/v3/certificates`` download (certificate mode).
+        self.certificates: tuple[PlatformCertificate, ...] = ()
         self._boundary = Boundary(http, timeout=timeout)
         self._base = endpoints.pay_base_url.rstrip("/")
         self._prefix = httpx.URL(self._base).raw_path.rstrip(b"/")
         self._keys_lock = asyncio.Lock()
 
     async def call(
-        self, method: str, path: str, body: bytes = b"", *, verify: bool = True
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        verify: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send ``body`` to WeChat's ``path`` (with query); return the verified 2xx answer.
 
         Non-2xx answers raise their mapped error; ``verify=False`` is only for answers WeChat
         does not sign (bill files) or that need the keys they carry (certificates).
+        ``headers`` are added to (or replace) the usual ones on every attempt.
         """
 
         async def attempt() -> httpx.Response:
-            response = await self._boundary.send(self.build(method, path, body))
+            response = await self._boundary.send(self.build(method, path, body, headers))
             if not response.is_success:
                 raise v3_error(
                     response.status_code, response.content, request_id_of(response.headers)
@@ -98,14 +112,21 @@ class V3Channel:
 
         return await with_retries(attempt, retries=self.retries, sleep=self.sleep)
 
-    def build(self, method: str, path: str, body: bytes) -> httpx.Request:
-        """The signed request; what is signed is read back from what will be sent."""
+    def build(
+        self, method: str, path: str, body: bytes, extra: Mapping[str, str] | None = None
+    ) -> httpx.Request:
+        """The signed request; what is signed is read back from what will be sent.
+
+        ``extra`` headers are added to (or replace) the usual ones.
+        """
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if body:
             headers["Content-Type"] = "application/json"
         if self.account.public_key_id is not None:
             # Public-key mode: name the key WeChat should answer with (PROTOCOL.md §1.5).
             headers["Wechatpay-Serial"] = self.account.public_key_id
+        if extra:
+            headers.update(extra)
         request = self.http.build_request(
             method, self._base + path, content=body or None, headers=headers
         )
@@ -162,7 +183,33 @@ class V3Channel:
         except ProtocolError as exc:
             raise self._not_verified(response, exc) from exc
         self.keys = keys
+        self.certificates = tuple(certificates)
         return certificates
+
+    async def platform_key(self) -> tuple[str, RSAPublicKey]:
+        """WeChat Pay's key to encrypt sensitive fields with, and the id that names it in
+        the request's ``Wechatpay-Serial``.
+
+        Public-key mode: the configured public key and its ``PUB_KEY_ID_…``. Certificate
+        mode: the newest platform certificate — of those already in effect by our clock, the
+        one that expires last — downloading ``/v3/certificates`` first if none is known yet
+        (configured certificate keys carry no validity dates to choose by).
+        """
+        key_id = self.account.public_key_id
+        if key_id is not None:
+            try:
+                return key_id, self.keys.key_for(key_id)
+            except UnknownSerial as exc:
+                raise KeyFormatError(f"verify_keys hold no key for {key_id}") from exc
+        async with self._keys_lock:
+            if not self.certificates:
+                await self.download_certificates()
+        if not self.certificates:
+            raise UnexpectedResponse("/v3/certificates lists no platform certificate")
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        in_effect = [c for c in self.certificates if c.effective_time <= now]
+        newest = max(in_effect or self.certificates, key=lambda c: c.expire_time)
+        return newest.serial_no, certificate_public_key(newest.certificate)
 
     async def _learn(self, serial: str, response: httpx.Response) -> None:
         async with self._keys_lock:

@@ -166,13 +166,21 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolE
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # WAL is a property of the file, kept once set, and a connection follows the file's
+        # mode once it reads it. Connections opened together on a new file (replicas
+        # starting at once) race to switch it, and a loser got "database is locked" despite
+        # busy_timeout (CI, under load): the winner makes the file WAL, so that is no error.
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
         # In WAL mode NORMAL syncs at checkpoints, not at every commit: still atomic and
         # consistent, and safe when the process crashes; a power cut or an OS crash may undo
         # the last commits. https://www.sqlite.org/pragma.html#pragma_synchronous
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 

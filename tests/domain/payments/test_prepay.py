@@ -4,6 +4,7 @@ one write (the compare-and-set checks the order read just before), WeChat's answ
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from paydesk.db.enums import OrderState, PaymentChannel
 from paydesk.db.models import Order, OrderEvent, Payment
 from paydesk.domain.errors import NotFound
+from paydesk.domain.payments import remote
 from paydesk.domain.payments.prepay import PREPAY_TTL, Payer, start_payment
 from tests.stack import CERTIFICATE_MCHID, MINI_APPID, PUBLIC_KEY_MCHID, Stack
 
@@ -92,3 +94,31 @@ async def test_an_unknown_order_or_another_merchants_is_not_found(stack: Stack) 
             Payer(appid=MINI_APPID),
             mchid=PUBLIC_KEY_MCHID,
         )
+
+
+@pytest.mark.backends
+async def test_switching_payers_closes_the_old_attempt_and_keeps_what_changed_on_it_meanwhile(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The old attempt was read before WeChat was asked to close it; a query that recorded its
+    # trade_state in the meantime must survive: only closed_at is written.
+    order = await stack.create_order()
+    first = await start_payment(stack.services, order["id"], PaymentChannel.MINIPROGRAM, PAYER)
+    closing = remote.close
+
+    async def close_while_a_query_writes(services: Any, payment: Payment) -> Any:
+        async with services.db.begin() as session:
+            stored = await session.get(Payment, payment.id)
+            stored.trade_state = "NOTPAY"
+        return await closing(services, payment)
+
+    monkeypatch.setattr(remote, "close", close_while_a_query_writes)
+    other = Payer(appid=MINI_APPID, openid="oAnotherPayer000000000000000")
+    second = await start_payment(stack.services, order["id"], PaymentChannel.MINIPROGRAM, other)
+
+    async with stack.services.db() as session:
+        old = await session.get(Payment, first.payment.id)
+    assert old is not None
+    assert second.payment.id != first.payment.id
+    assert old.closed_at is not None
+    assert old.trade_state == "NOTPAY"

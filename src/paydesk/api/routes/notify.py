@@ -13,7 +13,6 @@ shapes, so nothing is lost: WeChat retries on its 15 s … 6 h schedule.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -22,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from paydesk.api.deadline import within_deadline
 from paydesk.api.deps import services_of
 from paydesk.api.lean import LeanRoute
 from paydesk.domain.errors import DomainError
@@ -71,36 +71,13 @@ _V2_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-#: Notifications still being worked on, kept referenced until they finish.
-_in_flight: set[asyncio.Task[Receipt]] = set()
-
-
-def _log_late_failure(task: asyncio.Task[Receipt]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("late notification work failed", exc_info=task.exception())
-
-
-async def finish_in_flight() -> None:
-    """Wait for notifications whose answer went out before their work was done (shutdown,
-    tests)."""
-    await asyncio.gather(*_in_flight, return_exceptions=True)
-
-
 async def _receive(
     request: Request, work: Callable[[bytes], Coroutine[Any, Any, Receipt]]
 ) -> Receipt | None:
     """The receipt, or ``None`` when no verdict was stored in time (answer 500)."""
     body = await request.body()
-    # The work runs as its own task so the deadline can answer WeChat without cancelling a
-    # transaction halfway: late work still finishes (or rolls back) on its own, and WeChat's
-    # retry then finds it applied (a duplicate) or applies it.
-    task = asyncio.create_task(work(body))
-    _in_flight.add(task)
-    task.add_done_callback(_in_flight.discard)
-    # asyncio.wait, unlike wait_for, never cancels what it waits for (no shield needed).
-    done, _ = await asyncio.wait((task,), timeout=REPLY_DEADLINE_SECONDS)
-    if not done:
-        task.add_done_callback(_log_late_failure)
+    task = await within_deadline(work(body), seconds=REPLY_DEADLINE_SECONDS, what="notification")
+    if task is None:
         log.error("notification to %s not done within the deadline; answered 500", request.url.path)
         return None
     try:

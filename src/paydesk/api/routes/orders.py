@@ -18,6 +18,7 @@ from paydesk.api.deps import MerchantKey, OrderId, ServicesDep, SessionDep, idem
 from paydesk.api.errors import error_responses
 from paydesk.db.enums import OrderState
 from paydesk.domain.orders import closing, service
+from paydesk.domain.orders.placing import place_order
 from paydesk.domain.orders.views import order_view
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -57,16 +58,7 @@ async def create_order(
 
     async def run() -> tuple[int, dict[str, Any]]:
         new = service.NewOrder(**{**body.model_dump(exclude={"mchid"}), "mchid": mchid})
-        async with services.db.begin() as session:
-            order = await service.create_order(
-                session,
-                new,
-                registry=services.registry,
-                ids=services.ids,
-                now=services.clock.now(),
-                default_ttl=services.order_ttl,
-            )
-            return 201, order_view(order)
+        return 201, order_view(await place_order(services, new))
 
     return await idempotent(request, services, key, idempotency_key, body.model_dump(), run)
 

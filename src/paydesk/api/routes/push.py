@@ -12,7 +12,8 @@ detour answers a mini program card or an order number with a link to the cashier
 (:mod:`paydesk.domain.push`; docs/ios-detour.md). Virtual payment's ``xpay_goods_deliver_notify``
 is the exception: it is applied first (the order becomes PAID) and answered after the commit,
 ``{"ErrCode": 0, "ErrMsg": "success"}`` — or 503 with a non-zero ErrCode when the database
-failed, so WeChat sends it again (:mod:`paydesk.domain.push.xpay`). Refusals use the API's
+failed or the work is not done within WeChat's 5 s (it goes on; ``api/deadline.py``), so
+WeChat sends it again (:mod:`paydesk.domain.push.xpay`). Refusals use the API's
 error shape: 401 for a bad or stale signature (nothing echoed, nothing recorded), 400 for a
 malformed push, 404 for an app without a push token, 413 over
 :data:`~paydesk.domain.push.MAX_PUSH_BYTES`.
@@ -20,12 +21,14 @@ malformed push, 404 for an app without a push token, 413 over
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.applications import Starlette
 
+from paydesk.api.deadline import within_deadline
 from paydesk.api.deps import ServicesDep
 from paydesk.api.errors import error_response, error_responses
 from paydesk.domain.push import (
@@ -37,12 +40,17 @@ from paydesk.domain.push import (
     check_server,
     open_push,
     push_app,
+    still_applying,
     take_push,
     thumb_png,
 )
 from paydesk.protocol.messages import is_goods_deliver
 
 router = APIRouter(tags=["customer service"])
+log = logging.getLogger("paydesk.api.push")
+
+#: WeChat gives up on an answer after 5 s and sends the push again; answer a little before.
+REPLY_DEADLINE_SECONDS = 4.0
 
 AppId = Annotated[str, Path(pattern=r"^wx[0-9a-zA-Z]{16}$")]
 Signature = Annotated[str, Query(max_length=128)]
@@ -62,8 +70,8 @@ _PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     503: {
-        "description": "an `xpay_goods_deliver_notify` that could not be applied: a non-zero "
-        "`ErrCode`, so WeChat sends it again",
+        "description": "an `xpay_goods_deliver_notify` that could not be applied, or not "
+        "within 4 s: a non-zero `ErrCode`, so WeChat sends it again",
         "content": {"application/json": {"schema": {"type": "object"}}},
     },
     **error_responses(400, 401, 404, 413),
@@ -162,7 +170,14 @@ async def receive_push(
         tolerance=runtime.settings.timestamp_tolerance,
     )
     if is_goods_deliver(message.raw):
-        answer = await answer_goods_deliver(services, app, message)
+        applying = await within_deadline(
+            answer_goods_deliver(services, app, message),
+            seconds=REPLY_DEADLINE_SECONDS,
+            what="virtual payment push",
+        )
+        if applying is None:
+            log.error("virtual payment push to %s not applied within the deadline", appid)
+        answer = still_applying() if applying is None else applying.result()
         return Response(answer.body, answer.status, media_type="application/json")
     if await take_push(services, app.appid, message):
         runtime.spawn(services, app, message)

@@ -25,16 +25,13 @@ SQLite cannot modify data inside a ``WITH``; there the general way is the only w
 
 from __future__ import annotations
 
-from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from paydesk.db.direct import DirectStatement, driver_connection
+from paydesk.db.direct import Prebuilt, postgresql_engine
 from paydesk.db.enums import NotificationKind, OrderState
 from paydesk.db.models import Order
 from paydesk.db.types import UTCDateTime
@@ -99,29 +96,20 @@ SELECT :received_at, :mchid, :api_version, :kind, :event_id, :headers, :body, :v
 FROM moved
 RETURNING id, order_id
 """  # noqa: S608
-_SETTLE = text(_SQL).bindparams(
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("paid_at", type_=UTCDateTime()),
-    bindparam("received_at", type_=UTCDateTime()),
-    bindparam("event_detail", type_=JSONB()),
-    bindparam("headers", type_=JSONB()),
+_SETTLE = Prebuilt(
+    text(_SQL).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("paid_at", type_=UTCDateTime()),
+        bindparam("received_at", type_=UTCDateTime()),
+        bindparam("event_detail", type_=JSONB()),
+        bindparam("headers", type_=JSONB()),
+    )
 )
-
-
-def _engine(services: Services) -> AsyncEngine:
-    # The engine behind ``services.db``: the one every other write of paydesk goes through.
-    return cast(AsyncEngine, services.db.kw["bind"])
 
 
 def takes_fast_path(services: Services) -> bool:
     """Whether this deployment's database can take the one-statement path (PostgreSQL)."""
-    return _engine(services).dialect.name == "postgresql"
-
-
-@lru_cache(maxsize=8)
-def _statement(dialect: Dialect) -> DirectStatement:
-    # Compiled once per dialect: compiling costs more than running.
-    return DirectStatement(_SETTLE, dialect)
+    return postgresql_engine(services.db) is not None
 
 
 async def settle_paid_at_once(
@@ -131,7 +119,6 @@ async def settle_paid_at_once(
     docstring); ``None`` when it is not, with nothing changed."""
     if report.trade_state != "SUCCESS" or report.mchid != inbound.mchid:
         return None
-    engine = _engine(services)
     stored = notification_values(
         inbound,
         kind=NotificationKind.PAYMENT,
@@ -159,11 +146,10 @@ async def settle_paid_at_once(
         "created": int(now.timestamp()),
         **{key: stored[key] for key in _STORED},
     }
-    async with driver_connection(engine) as connection:
-        written = await _statement(engine.dialect).fetchrow(connection, values)
-    if written is None:
+    written = await _SETTLE.rows(services.db, values)
+    if not written:
         return None  # not the plain case, or a race lost: nothing was written
-    notification_id, order_id = written
+    [(notification_id, order_id)] = written
     return Receipt(Verdict.APPLIED, 204, stored["detail"], notification_id, order_id)
 
 

@@ -2,7 +2,8 @@
 
 Creation writes the order and its first ``order_events`` row (cause ``api.create``) in one
 transaction; a second order with the same ``merchant_order_id`` for the merchant is a Conflict
-(the Idempotency-Key layer above replays the first response for an identical retry).
+(the Idempotency-Key layer above replays the first response for an identical retry); a
+``user_id`` that names no user is NotFound.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paydesk.db.enums import OrderState
+from paydesk.db.errors import violates_foreign_key
 from paydesk.db.models import Order, OrderEvent
 from paydesk.domain.errors import Conflict, InvalidInput, NotFound
 from paydesk.domain.ids import IdSource
@@ -53,16 +55,11 @@ def _check(new: NewOrder) -> None:
         )
 
 
-async def create_order(
-    session: AsyncSession,
-    new: NewOrder,
-    *,
-    registry: Registry,
-    ids: IdSource,
-    now: datetime,
-    default_ttl: timedelta,
-) -> Order:
-    """Create an order (CREATED) in the caller's transaction."""
+def new_order_rows(
+    new: NewOrder, *, registry: Registry, ids: IdSource, now: datetime, default_ttl: timedelta
+) -> tuple[Order, OrderEvent]:
+    """The order (CREATED) and its first event, checked and not yet stored: every way of
+    storing them writes exactly these values."""
     _check(new)
     merchant = registry.merchant(new.mchid) if new.mchid else registry.default_merchant()
     app = (
@@ -87,28 +84,60 @@ async def create_order(
         state=OrderState.CREATED,
         user_id=new.user_id,
         payer_openid=new.payer_openid,
+        refunded_amount=0,
+        version=0,
         expires_at=now + ttl,
         created_at=now,
         updated_at=now,
+        check_attempts=0,
     )
-    session.add(order)
-    session.add(
-        OrderEvent(
-            order_id=order.id,
-            from_state=None,
-            to_state=OrderState.CREATED.value,
-            cause="api.create",
-            detail={"amount": new.amount},
-            created_at=now,
+    event = OrderEvent(
+        order_id=order.id,
+        from_state=None,
+        to_state=OrderState.CREATED.value,
+        cause="api.create",
+        detail={"amount": new.amount},
+        created_at=now,
+    )
+    return order, event
+
+
+def refused(order: Order, error: IntegrityError) -> NotFound | Conflict:
+    """What the database refusing ``order`` means to the merchant: a ``user_id`` naming no
+    user (the one foreign key a request sets), else a ``merchant_order_id`` already taken."""
+    if violates_foreign_key(error):
+        return NotFound(
+            "user_not_found",
+            f"no user {order.user_id!r}: pass the user id paydesk returned at the mini "
+            "program's login, or leave user_id out",
         )
+    return Conflict(
+        "duplicate_merchant_order_id",
+        f"merchant {order.mchid} already has an order {order.merchant_order_id!r}",
     )
+
+
+async def create_order(
+    session: AsyncSession,
+    new: NewOrder,
+    *,
+    registry: Registry,
+    ids: IdSource,
+    now: datetime,
+    default_ttl: timedelta,
+) -> Order:
+    """Create an order (CREATED) in the caller's transaction."""
+    order, event = new_order_rows(new, registry=registry, ids=ids, now=now, default_ttl=default_ttl)
+    return await add_new_order(session, order, event)
+
+
+async def add_new_order(session: AsyncSession, order: Order, event: OrderEvent) -> Order:
+    """Store what :func:`new_order_rows` made, in the caller's transaction."""
+    session.add_all([order, event])
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise Conflict(
-            "duplicate_merchant_order_id",
-            f"merchant {merchant.mchid} already has an order {new.merchant_order_id!r}",
-        ) from exc
+        raise refused(order, exc) from exc
     return order
 
 

@@ -10,7 +10,9 @@
    be paid — which is what prevents a double payment.
 4. The attempt is recorded and the order moves CREATED → PAYING, in one transaction.
 
-No database transaction is held open while WeChat is being asked.
+No database transaction is held open while WeChat is being asked. On PostgreSQL the common
+case (a new order's first attempt) reads and writes with prebuilt statements
+(:mod:`paydesk.domain.payments.fastpath`); everything else takes the session way below.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paydesk.cache import SessionRecord
+from paydesk.db.direct import postgresql_engine
 from paydesk.db.enums import ApiVersion, OrderState, PaymentChannel
 from paydesk.db.models import Order, Payment
 from paydesk.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from paydesk.domain.orders.states import transition
-from paydesk.domain.payments import remote
+from paydesk.domain.payments import fastpath, remote
 from paydesk.domain.payments.params import client_params
 from paydesk.domain.payments.sync import sync_order
 from paydesk.domain.users.access import visible_to
@@ -123,8 +126,7 @@ async def start_payment(
     that mini program user may see (``order_for_user``'s rule, on the same read).
     """
     now = services.clock.now()
-    async with services.db() as session:
-        order, attempts = await _order_and_attempts(session, order_id, mchid)
+    order, attempts = await _order_and_attempts(services, order_id, mchid)
     if user is not None and (
         order.mchid not in services.registry.app(user.appid).merchants
         or not visible_to(order, attempts, user)
@@ -183,20 +185,13 @@ async def start_payment(
 
 
 async def _order_and_attempts(
-    session: AsyncSession, order_id: str, mchid: str | None
+    services: Services, order_id: str, mchid: str | None
 ) -> tuple[Order, list[Payment]]:
     """The order (NotFound outside ``mchid``) and its attempts, oldest first, in one query."""
-    rows = (
-        await session.execute(
-            select(Order, Payment)
-            .outerjoin(Payment, Payment.order_id == Order.id)
-            .where(Order.id == order_id)
-            .order_by(Payment.created_at)
-        )
-    ).all()
-    if not rows or (mchid is not None and rows[0][0].mchid != mchid):
+    found = await fastpath.read_order_and_attempts(services, order_id)
+    if found is None or (mchid is not None and found[0].mchid != mchid):
         raise NotFound("order_not_found", f"no order {order_id}")
-    return rows[0][0], [attempt for _, attempt in rows if attempt is not None]
+    return found
 
 
 async def _current(session: AsyncSession, order: Order) -> Order:
@@ -223,27 +218,44 @@ async def _reserve(
     """Record the attempt (and CREATED → PAYING) BEFORE asking WeChat, so a notification for
     this trade number always finds its attempt, however fast the payer is."""
     now = services.clock.now()
+    new = Payment(
+        id=services.ids.new("pay"),
+        order_id=order.id,
+        out_trade_no=ask.out_trade_no,
+        channel=ask.channel,
+        api_version=ask.version,
+        appid=ask.appid,
+        mchid=order.mchid,
+        openid=ask.openid,
+        params_hash=fingerprint,
+        created_at=now,
+        expires_at=min(now + PREPAY_TTL, order.expires_at),
+    )
+    cause = f"pay.{ask.channel.value}"
+    detail = {"out_trade_no": ask.out_trade_no, "api_version": ask.version.value}
+    first = not attempts and OrderState(order.state) == OrderState.CREATED
+    if first and postgresql_engine(services.db) is not None:
+        stored = await fastpath.reserve_first_attempt(
+            services, order, new, now=now, cause=cause, detail=detail
+        )
+        if stored is not None:
+            return stored
+        # The order changed since it was read (a concurrent first payment?): decide below.
     async with services.db.begin() as session:
         current = await _current(session, order)
         for closed in (a for a in attempts if a.closed_at is not None):
-            await session.merge(closed)
+            # Only closed_at: merging the copy read before WeChat was asked would write back
+            # every column of it, over whatever changed since (a query's trade_state…).
+            await session.execute(
+                update(Payment)
+                .where(Payment.id == closed.id, Payment.closed_at.is_(None))
+                .values(closed_at=closed.closed_at)
+            )
         payment = await session.scalar(
             select(Payment).where(Payment.out_trade_no == ask.out_trade_no)
         )
         if payment is None:
-            payment = Payment(
-                id=services.ids.new("pay"),
-                order_id=order.id,
-                out_trade_no=ask.out_trade_no,
-                channel=ask.channel,
-                api_version=ask.version,
-                appid=ask.appid,
-                mchid=order.mchid,
-                openid=ask.openid,
-                params_hash=fingerprint,
-                created_at=now,
-                expires_at=min(now + PREPAY_TTL, order.expires_at),
-            )
+            payment = new
             session.add(payment)
         if OrderState(current.state) == OrderState.CREATED:
             try:
@@ -251,10 +263,10 @@ async def _reserve(
                     session,
                     order_id=order.id,
                     to=OrderState.PAYING,
-                    cause=f"pay.{ask.channel.value}",
+                    cause=cause,
                     now=now,
                     ids=services.ids,
-                    detail={"out_trade_no": ask.out_trade_no, "api_version": ask.version.value},
+                    detail=detail,
                     values={"api_version": ask.version},
                     seen=current,
                 )
@@ -277,18 +289,9 @@ async def _store_answer(
 ) -> Payment:
     now = services.clock.now()
     ttl = H5_TTL if channel == PaymentChannel.H5 else PREPAY_TTL
-    async with services.db.begin() as session:
-        payment: Payment | None = await session.scalar(
-            update(Payment)
-            .where(Payment.id == payment_id)
-            .values(
-                prepay_id=answer.prepay_id,
-                code_url=answer.code_url,
-                h5_url=answer.h5_url,
-                expires_at=min(now + ttl, order.expires_at),
-            )
-            .returning(Payment)
-        )
-        if payment is None:  # rows are never deleted
-            raise Conflict("payment_vanished", f"payment {payment_id} disappeared")
-        return payment
+    expires_at = min(now + ttl, order.expires_at)
+    answered = {"prepay_id": answer.prepay_id, "code_url": answer.code_url, "h5_url": answer.h5_url}
+    payment = await fastpath.store_answer(services, payment_id, **answered, expires_at=expires_at)
+    if payment is None:  # rows are never deleted
+        raise Conflict("payment_vanished", f"payment {payment_id} disappeared")
+    return payment

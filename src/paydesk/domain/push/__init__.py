@@ -36,7 +36,7 @@ from paydesk.domain.push.receive import (
 from paydesk.domain.push.replies import PushSettings
 from paydesk.domain.push.thumb import THUMB_PATH, thumb_png
 from paydesk.domain.push.worker import PushRuntime
-from paydesk.domain.push.xpay import XpayAnswer, answer_goods_deliver
+from paydesk.domain.push.xpay import XpayAnswer, answer_goods_deliver, still_applying
 
 __all__ = [
     "MAX_PUSH_BYTES",
@@ -52,6 +52,7 @@ __all__ = [
     "open_push",
     "push_app",
     "run_detour",
+    "still_applying",
     "take_push",
     "thumb_png",
 ]

@@ -30,7 +30,7 @@ from paydesk.settings import AppConfig
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
 
-__all__ = ["RETRY_LATER", "XpayAnswer", "answer_goods_deliver"]
+__all__ = ["RETRY_LATER", "XpayAnswer", "answer_goods_deliver", "still_applying"]
 
 log = logging.getLogger("paydesk.push")
 
@@ -78,3 +78,14 @@ async def answer_goods_deliver(
         return XpayAnswer(503, body, "failed")
     log.info("%s: %s", where, verdict)
     return XpayAnswer(200, xpay_answer(), verdict)
+
+
+def still_applying() -> XpayAnswer:
+    """The answer when the event is still being applied at the reply deadline: 503 and a
+    non-zero ErrCode, so WeChat sends it again; the copy finds it applied (a duplicate,
+    acknowledged) or applies it.
+
+    >>> still_applying().acknowledged
+    False
+    """
+    return XpayAnswer(503, xpay_answer(RETRY_LATER, "still being applied, please retry"), "late")

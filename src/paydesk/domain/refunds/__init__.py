@@ -9,6 +9,7 @@
     checks.py    what makes a report contradict our records; anomalies
     reports.py   WeChat's answers and notifications, v3 and v2, as one RefundReport
     retry.py     retry_pending_refunds: the sweep, same out_refund_no every time
+    abnormal.py  apply_abnormal_refund: an ABNORMAL refund paid out where the merchant says
     views.py     the refund's JSON
 
 A refund's life: ``PENDING → PROCESSING → SUCCESS | CLOSED | ABNORMAL``; its order:

@@ -18,7 +18,8 @@ two, four… at most an hour — which is WeChat's own advice for polling a refu
   money in its refund account; the refund is resolved by the merchant on the merchant platform
   or with ``POST /v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund`` (same
   ``out_refund_no``; to the payer's bank card or to the merchant's bank account — a choice a
-  person makes, so paydesk never calls it by itself; PROTOCOL.md §1.7). The sweep resubmits
+  person makes, so paydesk never calls it by itself: the merchant does, with
+  ``POST /api/v1/refunds/{id}/apply-abnormal-refund``, ``refunds/abnormal.py``). The sweep resubmits
   under the same number, which is harmless and returns WeChat's current word, and settles it:
   once resolved, ABNORMAL → SUCCESS (or PROCESSING). The reservation stays all the while.
 

@@ -28,11 +28,13 @@ __all__ = [
     "PREPAY",
     "QUERY_BY_OUT_TRADE_NO",
     "QUERY_BY_TRANSACTION_ID",
+    "REFUND_ABNORMAL",
     "REFUND_CREATE",
     "REFUND_QUERY",
     "TRADEBILL",
     "Channel",
     "Endpoint",
+    "abnormal_refund_path",
     "close_path",
     "prepay_path",
     "query_by_out_trade_no_path",
@@ -107,6 +109,11 @@ REFUND_CREATE = Endpoint("POST", "/v3/refund/domestic/refunds", doc=_DOC + "4012
 REFUND_QUERY = Endpoint(
     "GET", "/v3/refund/domestic/refunds/{out_refund_no}", doc=_DOC + "4012791904"
 )
+REFUND_ABNORMAL = Endpoint(
+    "POST",
+    "/v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund",
+    doc="https://pay.weixin.qq.com/docs/merchant/apis/refund/refunds/create-abnormal-refund.html",
+)
 CERTIFICATES = Endpoint("GET", "/v3/certificates")
 TRADEBILL = Endpoint("GET", "/v3/bill/tradebill", ("bill_date", "bill_type"))
 
@@ -138,6 +145,15 @@ def close_path(out_trade_no: str) -> str:
 def refund_query_path(out_refund_no: str) -> str:
     """Query one refund by our refund number."""
     return REFUND_QUERY.path(out_refund_no=out_refund_no)
+
+
+def abnormal_refund_path(refund_id: str) -> str:
+    """Settle an ABNORMAL refund another way; ``refund_id`` is WeChat's refund id.
+
+    >>> abnormal_refund_path("50000000382019052709732678859")
+    '/v3/refund/domestic/refunds/50000000382019052709732678859/apply-abnormal-refund'
+    """
+    return REFUND_ABNORMAL.path(refund_id=refund_id)
 
 
 def tradebill_path(bill_date: date, bill_type: str = "ALL") -> str:

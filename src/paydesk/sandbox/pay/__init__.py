@@ -26,6 +26,7 @@ from paydesk.sandbox.pay import (
     pages,
     v2_orders,
     v2_refunds,
+    v3_abnormal,
     v3_misc,
     v3_orders,
     v3_refunds,
@@ -77,7 +78,17 @@ class PayWorld:
     def routes(self) -> list[BaseRoute]:
         """WeChat's pay paths, the pay control API and the pay pages."""
         found: list[BaseRoute] = []
-        for module in (v3_orders, v3_refunds, v3_misc, v2_orders, v2_refunds, control, pages):
+        modules = (
+            v3_orders,
+            v3_refunds,
+            v3_abnormal,
+            v3_misc,
+            v2_orders,
+            v2_refunds,
+            control,
+            pages,
+        )
+        for module in modules:
             found.extend(module.routes(self))
         return found
 

@@ -4,7 +4,8 @@ Orders (PROTOCOL.md §1.7): prepay → ``NOTPAY`` with a prepay id valid 2 h and
 from ``time_expire`` (default 7 days); re-entry with identical parameters returns the same
 prepay (a fresh prepay id once the old one lapsed), other parameters are refused; pay →
 ``SUCCESS``; close → ``CLOSED`` (again: fine; paid: ``ORDER_PAID``); expiry → ``CLOSED``;
-refund → ``REFUND``. Refunds start ``PROCESSING`` and settle on virtual time.
+refund → ``REFUND``. Refunds start ``PROCESSING`` and settle on virtual time; an ``ABNORMAL``
+one sent elsewhere (``apply-abnormal-refund``) is ``PROCESSING`` again and settles the same way.
 
 Every method takes virtual ``now``; nothing here reads a clock or does I/O::
 
@@ -19,7 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from paydesk.sandbox.pay.ids import Ids
-from paydesk.sandbox.pay.model import ApiVersion, Order, OrderDraft, RefundRecord, RefundState
+from paydesk.sandbox.pay.model import (
+    AbnormalRedirect,
+    ApiVersion,
+    Order,
+    OrderDraft,
+    RefundRecord,
+    RefundState,
+)
 from paydesk.sandbox.pay.refusals import (
     amount_mismatch,
     not_enough,
@@ -29,6 +37,7 @@ from paydesk.sandbox.pay.refusals import (
     out_trade_no_used,
     param_error,
     reentry_mismatch,
+    refund_not_abnormal,
     refund_order_not_exist,
 )
 
@@ -54,6 +63,7 @@ class OrderBook:
         self._by_code: dict[str, Order] = {}
         self._by_transaction: dict[tuple[str, str], Order] = {}
         self._refunds: dict[tuple[str, str], RefundRecord] = {}
+        self._by_refund_id: dict[tuple[str, str], RefundRecord] = {}
         self._armed: dict[str, RefundState] = {}
 
     # -- orders ------------------------------------------------------------------------------
@@ -175,6 +185,10 @@ class OrderBook:
         """The merchant's refund by ``out_refund_no``, if any."""
         return self._refunds.get((mchid, out_refund_no))
 
+    def refund_by_id(self, mchid: str, refund_id: str) -> RefundRecord | None:
+        """The merchant's refund by WeChat's ``refund_id``, if any."""
+        return self._by_refund_id.get((mchid, refund_id))
+
     def find_refunds(self, out_refund_no: str) -> list[RefundRecord]:
         """Every merchant's refund with this number (for the control API)."""
         return [r for (_, no), r in self._refunds.items() if no == out_refund_no]
@@ -231,6 +245,7 @@ class OrderBook:
             forced=self._armed.pop(out_refund_no, None),
         )
         self._refunds[(mchid, out_refund_no)] = record
+        self._by_refund_id[(mchid, record.refund_id)] = record
         order.refund_keys.append(out_refund_no)
         order.state = "REFUND"
         order.history.append((now, f"refund {out_refund_no} of {refund} fen → REFUND"))
@@ -253,6 +268,23 @@ class OrderBook:
             refund.success_time = now
         order = self._orders[(refund.mchid, refund.out_trade_no)]
         order.history.append((now, f"refund {refund.out_refund_no} → {status}"))
+
+    def redirect_abnormal(
+        self, refund: RefundRecord, redirect: AbnormalRedirect, now: datetime, settle_after: float
+    ) -> None:
+        """Send an ``ABNORMAL`` refund elsewhere: ``PROCESSING`` again, settling like a new one.
+
+        The outcome forced on the first attempt is spent; one armed since applies instead.
+        """
+        if refund.status != "ABNORMAL":
+            raise refund_not_abnormal(refund.status)
+        refund.redirect = redirect
+        refund.status = "PROCESSING"
+        refund.settle_at = now + timedelta(seconds=settle_after)
+        refund.forced = self._armed.pop(refund.out_refund_no, None)
+        order = self._orders[(refund.mchid, refund.out_trade_no)]
+        where = f"{redirect.type} {redirect.received_account}"
+        order.history.append((now, f"refund {refund.out_refund_no} sent to {where} → PROCESSING"))
 
     def arm(self, out_refund_no: str, status: RefundState) -> None:
         """Decide the outcome of a refund that does not exist yet."""

@@ -6,6 +6,8 @@ virtual (``sandbox.clock.now()``); amounts are integer fen. :func:`transaction_j
 
     >>> yuan(1), yuan(12345)
     ('0.01', '123.45')
+    >>> AbnormalRedirect("USER_BANK_CARD", "CMB_DEBIT", "1234").received_account
+    '招商银行借记卡1234'
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from paydesk.protocol.times import to_rfc3339_beijing
+from paydesk.protocol.v3.models.refunds import AbnormalRefundTo
 
 __all__ = [
+    "AbnormalRedirect",
     "ApiVersion",
     "Order",
     "OrderDraft",
@@ -25,6 +29,7 @@ __all__ = [
     "RefundState",
     "TradeType",
     "order_summary",
+    "received_account",
     "refund_json",
     "refund_notice_json",
     "transaction_json",
@@ -45,6 +50,26 @@ _STATE_DESC = {
 }
 #: Where a refund lands, as WeChat names the payer's change wallet.
 RECEIVED_ACCOUNT = "支付用户零钱"
+#: Where an abnormal refund sent to the merchant's own bank account lands.
+MERCHANT_ACCOUNT = "商户银行账户"
+#: ``bank_type`` of an abnormal refund → the bank, for ``user_received_account``.
+_BANK_NAMES = {
+    "CMB_DEBIT": "招商银行",
+    "COMM_DEBIT": "交通银行",
+    "ABC_DEBIT": "农业银行",
+    "CCB_DEBIT": "建设银行",
+    "ICBC_DEBIT": "工商银行",
+    "BOC_DEBIT": "中国银行",
+    "PAB_DEBIT": "平安银行",
+    "SPDB_DEBIT": "浦发银行",
+    "CITIC_DEBIT": "中信银行",
+    "CEB_DEBIT": "光大银行",
+    "CMBC_DEBIT": "民生银行",
+    "CIB_DEBIT": "兴业银行",
+    "GDB_DEBIT": "广发银行",
+    "PSBC_DEBIT": "邮储银行",
+    "NBCB_DEBIT": "宁波银行",
+}
 
 
 def yuan(fen: int) -> str:
@@ -111,6 +136,27 @@ class Order:
         return f"weixin://wxpay/bizpayurl?pr={self.code}" if self.code else None
 
 
+@dataclass(frozen=True)
+class AbnormalRedirect:
+    """Where an ABNORMAL refund was sent instead (``apply-abnormal-refund``).
+
+    Only the card's last four digits are kept: the full number and the holder's name are
+    never stored, as a merchant must not store them either.
+    """
+
+    type: AbnormalRefundTo
+    bank_type: str | None = None
+    card_tail: str | None = None
+
+    @property
+    def received_account(self) -> str:
+        """``user_received_account`` as WeChat words a card (招商银行信用卡0403) or the merchant."""
+        if self.type == "MERCHANT_BANK_CARD":
+            return MERCHANT_ACCOUNT
+        bank = _BANK_NAMES.get(self.bank_type or "", self.bank_type or "")
+        return f"{bank}借记卡{self.card_tail or ''}"
+
+
 @dataclass
 class RefundRecord:
     """One refund of one order."""
@@ -131,6 +177,13 @@ class RefundRecord:
     status: RefundState = "PROCESSING"
     success_time: datetime | None = None
     forced: RefundState | None = None
+    #: set once an ABNORMAL refund was sent elsewhere with ``apply-abnormal-refund``
+    redirect: AbnormalRedirect | None = None
+
+
+def received_account(refund: RefundRecord) -> str:
+    """Where the money goes: the payer's change wallet, or where an abnormal refund sent it."""
+    return RECEIVED_ACCOUNT if refund.redirect is None else refund.redirect.received_account
 
 
 def transaction_json(order: Order) -> dict[str, Any]:
@@ -163,8 +216,9 @@ def refund_json(refund: RefundRecord) -> dict[str, Any]:
         "out_refund_no": refund.out_refund_no,
         "transaction_id": refund.transaction_id,
         "out_trade_no": refund.out_trade_no,
-        "channel": "ORIGINAL",
-        "user_received_account": RECEIVED_ACCOUNT,
+        # The merchant's account gets OTHER_BANKCARD too: WeChat has no channel closer to it.
+        "channel": "ORIGINAL" if refund.redirect is None else "OTHER_BANKCARD",
+        "user_received_account": received_account(refund),
         "create_time": to_rfc3339_beijing(refund.created_at),
         "status": refund.status,
         "funds_account": "AVAILABLE",
@@ -195,7 +249,7 @@ def refund_notice_json(refund: RefundRecord) -> dict[str, Any]:
         "refund_id": refund.refund_id,
         "out_refund_no": refund.out_refund_no,
         "refund_status": refund.status,
-        "user_received_account": RECEIVED_ACCOUNT,
+        "user_received_account": received_account(refund),
         "amount": {
             "total": refund.total,
             "refund": refund.refund,

@@ -23,9 +23,9 @@ from paydesk.sandbox.clock import SandboxClock
 from paydesk.sandbox.pay.ids import Ids
 from paydesk.sandbox.pay.merchants import MerchantKeys
 from paydesk.sandbox.pay.model import (
-    RECEIVED_ACCOUNT,
     Order,
     RefundRecord,
+    received_account,
     refund_notice_json,
     transaction_json,
 )
@@ -200,7 +200,7 @@ class Notices:
             "refund_account": "REFUND_SOURCE_RECHARGE_FUNDS",
             "refund_fee": refund.refund,
             "refund_id": refund.refund_id,
-            "refund_recv_accout": RECEIVED_ACCOUNT,
+            "refund_recv_accout": received_account(refund),
             "refund_request_source": "API",
             "refund_status": _V2_REFUND_STATUS[refund.status],
             "settlement_refund_fee": refund.refund,

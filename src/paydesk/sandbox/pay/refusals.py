@@ -16,13 +16,16 @@ __all__ = [
     "Refusal",
     "amount_mismatch",
     "appid_not_bound",
+    "decrypt_failed",
     "not_enough",
     "order_closed",
     "order_not_exist",
     "order_paid",
     "out_trade_no_used",
     "param_error",
+    "platform_serial_error",
     "reentry_mismatch",
+    "refund_not_abnormal",
     "refund_not_exist",
     "refund_order_not_exist",
 ]
@@ -49,7 +52,7 @@ class Refusal(Exception):
         self.status = status
         self.v2_code = v2_code or code
         self.field = field
-        #: where ``field`` was found: ``body``, ``query`` or ``url``
+        #: where ``field`` was found: ``body``, ``query``, ``url`` or ``header``
         self.location = "body"
         #: a complete ``detail`` object, when the error needs more than a field
         self.detail: dict[str, object] | None = None
@@ -132,3 +135,28 @@ def not_enough() -> Refusal:
 def amount_mismatch(field: str) -> Refusal:
     """400 PARAM_ERROR: the order total given with a refund is not the order's total."""
     return param_error(field, "订单金额与原订单不一致 (total differs from the order's amount)")
+
+
+def refund_not_abnormal(status: str) -> Refusal:
+    """400 INVALID_REQUEST: only an ABNORMAL refund can be sent elsewhere (apply-abnormal-refund).
+
+    WeChat's page names no code for this; INVALID_REQUEST (a valid request against the
+    business rules) is our choice, and the message gives the refund's current status.
+    """
+    return Refusal(
+        "INVALID_REQUEST", f"退款单状态为{status}，仅退款异常(ABNORMAL)的退款单可发起异常退款"
+    )
+
+
+def platform_serial_error(issue: str) -> Refusal:
+    """400 PARAM_ERROR on the ``Wechatpay-Serial`` header (missing, or not the merchant's key)."""
+    refusal = Refusal("PARAM_ERROR", f"参数错误: {issue}", field="Wechatpay-Serial")
+    refusal.location = "header"
+    return refusal
+
+
+def decrypt_failed(field: str) -> Refusal:
+    """400 PARAM_ERROR: a sensitive field does not decrypt with the key in ``Wechatpay-Serial``."""
+    return param_error(
+        field, "敏感信息解密失败，请用 Wechatpay-Serial 对应的微信支付公钥或平台证书加密"
+    )

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from paydesk.protocol.times import BEIJING
-from paydesk.sandbox.pay.model import RECEIVED_ACCOUNT, Order, RefundRecord
+from paydesk.sandbox.pay.model import Order, RefundRecord, received_account
 from paydesk.sandbox.pay.refusals import Refusal, refund_not_exist, refund_order_not_exist
 from paydesk.sandbox.pay.v2_http import V2Call, fingerprint, need, need_fen, v2_route
 
@@ -39,12 +39,12 @@ def _refund_fields(refunds: list[RefundRecord]) -> dict[str, str | int]:
         fields |= {
             f"out_refund_no_{n}": refund.out_refund_no,
             f"refund_id_{n}": refund.refund_id,
-            f"refund_channel_{n}": "ORIGINAL",
+            f"refund_channel_{n}": "ORIGINAL" if refund.redirect is None else "OTHER_BANKCARD",
             f"refund_fee_{n}": refund.refund,
             f"settlement_refund_fee_{n}": refund.refund,
             f"refund_status_{n}": V2_REFUND_STATUS[refund.status],
             f"refund_account_{n}": "REFUND_SOURCE_RECHARGE_FUNDS",
-            f"refund_recv_accout_{n}": RECEIVED_ACCOUNT,
+            f"refund_recv_accout_{n}": received_account(refund),
         }
         if refund.success_time is not None:
             when = refund.success_time.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")

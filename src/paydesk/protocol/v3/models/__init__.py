@@ -41,6 +41,9 @@ from paydesk.protocol.v3.models.payments import (
     TransactionSceneInfo,
 )
 from paydesk.protocol.v3.models.refunds import (
+    ABNORMAL_REFUND_BANKS,
+    AbnormalRefundRequest,
+    AbnormalRefundTo,
     FundsFrom,
     Refund,
     RefundAmount,
@@ -53,7 +56,10 @@ from paydesk.protocol.v3.models.refunds import (
 )
 
 __all__ = [
+    "ABNORMAL_REFUND_BANKS",
     "OUT_TRADE_NO_PATTERN",
+    "AbnormalRefundRequest",
+    "AbnormalRefundTo",
     "Amount",
     "Detail",
     "EncryptedResource",

@@ -24,6 +24,9 @@ from paydesk.protocol.v3.models.base import (
 )
 
 __all__ = [
+    "ABNORMAL_REFUND_BANKS",
+    "AbnormalRefundRequest",
+    "AbnormalRefundTo",
     "FundsFrom",
     "Refund",
     "RefundAmount",
@@ -33,6 +36,7 @@ __all__ = [
     "RefundNotificationAmount",
     "RefundRequest",
     "RefundStatus",
+    "abnormal_refund_problem",
 ]
 
 #: Refund states, the same in the query (``status``) and notification (``refund_status``).
@@ -89,6 +93,79 @@ class RefundRequest(RequestModel):
         if (self.transaction_id is None) == (self.out_trade_no is None):
             raise ValueError("give exactly one of transaction_id and out_trade_no")
         return self
+
+
+#: Where an ABNORMAL refund's money goes instead: a bank card of the payer, or the merchant's
+#: own bank account (the merchant then pays the payer back some other way).
+AbnormalRefundTo = Literal["USER_BANK_CARD", "MERCHANT_BANK_CARD"]
+
+#: The banks ``bank_type`` may name (debit cards only), from WeChat's "发起异常退款" document.
+ABNORMAL_REFUND_BANKS = (
+    "CMB_DEBIT",
+    "COMM_DEBIT",
+    "ABC_DEBIT",
+    "CCB_DEBIT",
+    "ICBC_DEBIT",
+    "BOC_DEBIT",
+    "PAB_DEBIT",
+    "SPDB_DEBIT",
+    "CITIC_DEBIT",
+    "CEB_DEBIT",
+    "CMBC_DEBIT",
+    "CIB_DEBIT",
+    "GDB_DEBIT",
+    "PSBC_DEBIT",
+    "NBCB_DEBIT",
+)
+
+
+class AbnormalRefundRequest(RequestModel):
+    """``POST /v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund``: settle a refund
+    whose status is ABNORMAL (the payer's card was cancelled or frozen) by paying it to a bank
+    card of the payer (``USER_BANK_CARD``: ``bank_type``, and ``bank_account`` and
+    ``real_name`` as RSA-OAEP ciphertext under WeChat's platform key named in
+    ``Wechatpay-Serial``) or to the merchant's own bank account (``MERCHANT_BANK_CARD``: no
+    bank fields). Doc: https://pay.weixin.qq.com/docs/merchant/apis/refund/refunds/create-abnormal-refund.html.
+    Answer: the Refund object, now PROCESSING.
+
+    >>> AbnormalRefundRequest(out_refund_no="R1", type="MERCHANT_BANK_CARD").to_json()
+    b'{"out_refund_no":"R1","type":"MERCHANT_BANK_CARD"}'
+    >>> try:
+    ...     AbnormalRefundRequest(out_refund_no="R1", type="USER_BANK_CARD")
+    ... except ValueError as error:
+    ...     print(error.errors()[0]["msg"])
+    Value error, USER_BANK_CARD needs bank_type, bank_account and real_name
+    """
+
+    out_refund_no: str = Field(min_length=1, max_length=64)
+    type: AbnormalRefundTo
+    bank_type: Literal[ABNORMAL_REFUND_BANKS] | None = None  # type: ignore[valid-type]
+    bank_account: str | None = Field(default=None, min_length=1, max_length=1024)
+    real_name: str | None = Field(default=None, min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _bank_fields_match_the_type(self) -> AbnormalRefundRequest:
+        problem = abnormal_refund_problem(
+            self.type, [self.bank_type, self.bank_account, self.real_name]
+        )
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def abnormal_refund_problem(to: AbnormalRefundTo, bank_fields: list[str | None]) -> str | None:
+    """What is wrong with ``bank_fields`` (bank_type, bank_account, real_name) for ``to``.
+
+    >>> abnormal_refund_problem("MERCHANT_BANK_CARD", ["ICBC_DEBIT", None, None])
+    'MERCHANT_BANK_CARD takes no bank_type, bank_account or real_name'
+    >>> abnormal_refund_problem("USER_BANK_CARD", ["ICBC_DEBIT", "…", "…"]) is None
+    True
+    """
+    if to == "USER_BANK_CARD" and None in bank_fields:
+        return "USER_BANK_CARD needs bank_type, bank_account and real_name"
+    if to == "MERCHANT_BANK_CARD" and any(value is not None for value in bank_fields):
+        return "MERCHANT_BANK_CARD takes no bank_type, bank_account or real_name"
+    return None
 
 
 class RefundAmount(ResponseModel):

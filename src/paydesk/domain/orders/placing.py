@@ -1,0 +1,74 @@
+"""Placing an order for the merchant API: the order and its first event, stored together.
+
+:func:`place_order` is ``create_order`` in a transaction of its own. On PostgreSQL it is one
+statement instead — the order's ``INSERT … RETURNING`` and, selecting from it, the event's
+``INSERT`` — run straight on the driver (:mod:`paydesk.db.direct`): one round trip instead of
+four (BEGIN, two INSERTs, COMMIT) and no unit of work. PostgreSQL runs a statement atomically,
+so the two rows are stored together or not at all, as in the transaction. Both ways write the
+values :func:`~paydesk.domain.orders.service.new_order_rows` computed (a test compares the
+rows), and a refusal is the same error (``refused``).
+
+    order = await place_order(services, NewOrder("A-1001", 4999, "Green tea ×2"))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from paydesk.db.detached import Detached
+from paydesk.db.direct import Prebuilt, postgresql_engine
+from paydesk.db.models import Order, OrderEvent
+from paydesk.domain.orders.service import NewOrder, add_new_order, new_order_rows, refused
+
+if TYPE_CHECKING:
+    from paydesk.domain.context import Services
+
+__all__ = ["place_order"]
+
+_ORDERS = Detached(Order)
+_EVENT_COLUMNS = ("from_state", "to_state", "cause", "detail")
+
+
+def _statement() -> Prebuilt:
+    orders, events = _ORDERS.table, Detached(OrderEvent).table
+    created = (
+        insert(orders)
+        .values({column.name: bindparam(column.name, type_=column.type) for column in orders.c})
+        .returning(*orders.c)
+        .cte("created")
+    )
+    event_values = [
+        bindparam(f"event_{name}", type_=events.c[name].type) for name in _EVENT_COLUMNS
+    ]
+    event = insert(events).from_select(
+        ["order_id", *_EVENT_COLUMNS, "created_at"],
+        select(created.c.id, *event_values, created.c.created_at),
+    )
+    return Prebuilt(select(*created.c).add_cte(event.cte("event")))
+
+
+_PLACE = _statement()
+
+
+async def place_order(services: Services, new: NewOrder) -> Order:
+    """Create and store ``new`` (CREATED, with its ``api.create`` event); the stored order."""
+    order, event = new_order_rows(
+        new,
+        registry=services.registry,
+        ids=services.ids,
+        now=services.clock.now(),
+        default_ttl=services.order_ttl,
+    )
+    if postgresql_engine(services.db) is None:
+        async with services.db.begin() as session:
+            return await add_new_order(session, order, event)
+    values = _ORDERS.values(order)
+    values.update({f"event_{name}": getattr(event, name) for name in _EVENT_COLUMNS})
+    try:
+        [row] = await _PLACE.rows(services.db, values)  # an INSERT … RETURNING: one row
+    except IntegrityError as exc:
+        raise refused(order, exc) from exc
+    return _ORDERS.load(row)
