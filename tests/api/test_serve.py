@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paydesk.api.app import PUSH_SHUTDOWN_GRACE_SECONDS
+from paydesk.api.app import SHUTDOWN_GRACE_SECONDS
 from paydesk.api.serve import (
     SANDBOX_PATH,
     Runtime,
@@ -190,4 +190,4 @@ async def test_stopping_the_app_gives_pushes_work_in_flight_its_grace(
     runtime = embedded(tmp_path, sandbox_credentials)
     async with runtime.running():
         runtime.app.state.push_runtime = RecordingRuntime()
-    assert graces == [PUSH_SHUTDOWN_GRACE_SECONDS]
+    assert graces == [SHUTDOWN_GRACE_SECONDS]

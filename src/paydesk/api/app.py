@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from paydesk import __version__
-from paydesk.api.deadline import finish_in_flight
+from paydesk.api.deadline import InFlight
 from paydesk.api.errors import install_error_handlers
 from paydesk.api.middleware import (
     RequestIdMiddleware,
@@ -50,23 +50,25 @@ ROUTERS: tuple[APIRouter, ...] = (
     push.router,
     tickets.router,
 )
-#: How long shutdown waits for pushes' background work before cancelling it.
-PUSH_SHUTDOWN_GRACE_SECONDS = 5.0
+#: How long shutdown waits for background work (late notifications, pushes) before cancelling it.
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 async def finish_background_work(app: FastAPI) -> None:
     """What is still running after the answers went out, ended before the app stops.
 
     A notification or virtual payment push answered at its deadline may still be finishing
-    its transaction (``api/deadline.py``); other pushes
-    were answered "success" at once and their work may still be running (it gets
-    :data:`PUSH_SHUTDOWN_GRACE_SECONDS`, then is cancelled and left for ``rerun_pushes``).
+    its transaction (``api/deadline.py``); other pushes were answered "success" at once and
+    their work may still be running. Each gets :data:`SHUTDOWN_GRACE_SECONDS`, then is
+    cancelled: a notification rolls back and WeChat sends it again; a push is left for
+    ``rerun_pushes``.
     The lifespan calls it; so do hosts that run no lifespan (tests on ``ASGITransport``).
     """
-    await finish_in_flight()
+    in_flight: InFlight = app.state.in_flight
+    await in_flight.finish(grace_seconds=SHUTDOWN_GRACE_SECONDS)
     runtime: PushRuntime | None = getattr(app.state, "push_runtime", None)
     if runtime is not None:
-        await runtime.shutdown(grace_seconds=PUSH_SHUTDOWN_GRACE_SECONDS)
+        await runtime.shutdown(grace_seconds=SHUTDOWN_GRACE_SECONDS)
 
 
 def create_app(
@@ -93,6 +95,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.in_flight = InFlight()
     install_error_handlers(app)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)

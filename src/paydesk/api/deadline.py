@@ -6,7 +6,12 @@ routes run the work as a task of its own and wait for it at most a deadline a li
 late work is not cancelled halfway through a transaction, it finishes (or rolls back) on its
 own, and WeChat's next copy finds it applied (a duplicate) or applies it.
 
-    task = await within_deadline(apply(body), seconds=4.0, what="notification")
+Each app keeps its own :class:`InFlight` (``app.state.in_flight``), so one app's shutdown
+waits for its own late work only, and never for long: work still stuck after the grace period
+(a database that stopped answering) is cancelled, rolls back, and WeChat's retry redoes it.
+
+    in_flight = InFlight()
+    task = await in_flight.within_deadline(apply(body), seconds=4.0, what="notification")
     if task is None:
         return answer_later()  # a non-2xx: WeChat will send it again
     receipt = task.result()     # the work's own exception, if it raised
@@ -19,13 +24,12 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["finish_in_flight", "within_deadline"]
+from starlette.requests import Request
+
+__all__ = ["InFlight", "in_flight_of"]
 
 log = logging.getLogger("paydesk.api.deadline")
 Result = TypeVar("Result")
-
-#: Work still going on after its answer went out, kept referenced until it finishes.
-_in_flight: set[asyncio.Task[Any]] = set()
 
 
 def _late_failure_logger(what: str) -> Callable[[asyncio.Task[Any]], None]:
@@ -36,22 +40,54 @@ def _late_failure_logger(what: str) -> Callable[[asyncio.Task[Any]], None]:
     return log_late_failure
 
 
-async def within_deadline(
-    work: Coroutine[Any, Any, Result], *, seconds: float, what: str
-) -> asyncio.Task[Result] | None:
-    """``work``'s finished task, or ``None`` when it was not done within ``seconds``: it then
-    goes on in the background, and its failure, if any, is logged as ``what``'s."""
-    task = asyncio.create_task(work)
-    _in_flight.add(task)
-    task.add_done_callback(_in_flight.discard)
-    # asyncio.wait, unlike wait_for, never cancels what it waits for (no shield needed).
-    done, _ = await asyncio.wait((task,), timeout=seconds)
-    if not done:
-        task.add_done_callback(_late_failure_logger(what))
-        return None
-    return task
+class InFlight:
+    """Work whose answer may go out before it is done, kept referenced until it finishes.
+
+    >>> import asyncio
+    >>> async def demo() -> int:
+    ...     in_flight = InFlight()
+    ...     task = await in_flight.within_deadline(asyncio.sleep(0, 7), seconds=1, what="demo")
+    ...     await in_flight.finish(grace_seconds=1)
+    ...     return task.result()
+    >>> asyncio.run(demo())
+    7
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def within_deadline(
+        self, work: Coroutine[Any, Any, Result], *, seconds: float, what: str
+    ) -> asyncio.Task[Result] | None:
+        """``work``'s finished task, or ``None`` when it was not done within ``seconds``: it
+        then goes on in the background, and its failure, if any, is logged as ``what``'s."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        # asyncio.wait, unlike wait_for, never cancels what it waits for (no shield needed).
+        done, _ = await asyncio.wait((task,), timeout=seconds)
+        if not done:
+            task.add_done_callback(_late_failure_logger(what))
+            return None
+        return task
+
+    async def finish(self, *, grace_seconds: float) -> None:
+        """Wait up to ``grace_seconds`` for late work (shutdown, tests), then cancel what is
+        left: its transaction rolls back and WeChat's next copy of the message redoes it."""
+        if not self._tasks:
+            return
+        _, stuck = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in stuck:
+            log.error("late work still running after %.1f s at shutdown; cancelled", grace_seconds)
+            task.cancel()
+        if stuck:
+            await asyncio.wait(stuck, timeout=grace_seconds)
 
 
-async def finish_in_flight() -> None:
-    """Wait for work whose answer went out before it was done (shutdown, tests)."""
-    await asyncio.gather(*_in_flight, return_exceptions=True)
+def in_flight_of(request: Request) -> InFlight:
+    """The :class:`InFlight` of the app serving ``request`` (set up by ``create_app``)."""
+    in_flight: InFlight = request.app.state.in_flight
+    return in_flight

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from paydesk.api.deadline import within_deadline
+from paydesk.api.deadline import in_flight_of
 from paydesk.api.deps import services_of
 from paydesk.api.lean import LeanRoute
 from paydesk.domain.errors import DomainError
@@ -76,7 +76,9 @@ async def _receive(
 ) -> Receipt | None:
     """The receipt, or ``None`` when no verdict was stored in time (answer 500)."""
     body = await request.body()
-    task = await within_deadline(work(body), seconds=REPLY_DEADLINE_SECONDS, what="notification")
+    task = await in_flight_of(request).within_deadline(
+        work(body), seconds=REPLY_DEADLINE_SECONDS, what="notification"
+    )
     if task is None:
         log.error("notification to %s not done within the deadline; answered 500", request.url.path)
         return None

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.applications import Starlette
 
-from paydesk.api.deadline import within_deadline
+from paydesk.api.deadline import in_flight_of
 from paydesk.api.deps import ServicesDep
 from paydesk.api.errors import error_response, error_responses
 from paydesk.domain.push import (
@@ -170,7 +170,7 @@ async def receive_push(
         tolerance=runtime.settings.timestamp_tolerance,
     )
     if is_goods_deliver(message.raw):
-        applying = await within_deadline(
+        applying = await in_flight_of(request).within_deadline(
             answer_goods_deliver(services, app, message),
             seconds=REPLY_DEADLINE_SECONDS,
             what="virtual payment push",
