@@ -12,17 +12,32 @@ pytest-xdist workers (default 2).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+#: A pass takes 5 minutes on a two-core machine. One that hangs outside any test (a worker that
+#: cannot exit) is stopped here, well inside CI's limit; a test that hangs is failed sooner, by
+#: pytest-timeout (pyproject.toml), with every thread's stack.
+PASS_TIMEOUT_SECONDS = 25 * 60
 
 
 def _run(step: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
     print(f"\n==> {step}\n    {' '.join(cmd)}", flush=True)
-    code = subprocess.call(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True
+    )
+    try:
+        code = process.wait(timeout=PASS_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        sys.exit(f"FAILED: {step}: still running after {PASS_TIMEOUT_SECONDS} s, stopped")
+    except KeyboardInterrupt:  # its own session does not get the terminal's Ctrl-C
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
     if code == 5:
         sys.exit(f"FAILED: {step}: no test ran")
     if code != 0:
