@@ -172,6 +172,13 @@ def write_config(
     return path
 
 
+def handles_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a SIGTERM handler installed (Linux: ``SigCgt`` in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text("ascii")
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
 class WorkerProcesses:
     """``python -m paydesk worker`` processes against the run's database and sandbox."""
 
@@ -181,13 +188,26 @@ class WorkerProcesses:
         self.running: list[subprocess.Popen[bytes]] = []
         self.kills = 0
 
-    def start(self) -> subprocess.Popen[bytes]:
-        """One more worker (short leases, so a killed one's claims come back quickly)."""
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """One more worker process (short leases, so a killed one's claims come back quickly)."""
         command = [sys.executable, "-m", "paydesk", "worker", "--lease", "3", "--timeout", "2",
                    "--idle-sleep", "0.1", "--log-level", "WARNING"]  # fmt: skip
         with self.log.open("ab") as sink:
             process = subprocess.Popen(command, env=self.env, stdout=sink, stderr=subprocess.STDOUT)
         self.running.append(process)
+        return process
+
+    async def start(self, patience: float = 60) -> subprocess.Popen[bytes]:
+        """:meth:`spawn`, returned once the worker handles SIGTERM: until then Python's default
+        action would kill a worker still importing (it happened on a loaded machine), which is
+        not the clean stop :meth:`stop_all` checks."""
+        process = self.spawn()
+        deadline = asyncio.get_running_loop().time() + patience
+        while not handles_sigterm(process.pid):
+            if process.poll() is not None or asyncio.get_running_loop().time() > deadline:
+                output = self.output()
+                raise RuntimeError(f"a worker did not start (exit {process.poll()}):\n{output}")
+            await asyncio.sleep(0.05)
         return process
 
     async def kill_one(self) -> None:

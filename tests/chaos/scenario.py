@@ -367,7 +367,7 @@ async def storm(run: Run, workers: WorkerProcesses) -> None:
     """Phase 1 (see the module docstring)."""
     await faults_on(run)
     for _ in range(run.plan.workers):
-        workers.start()
+        await workers.start()
     shoppers = [await log_in(run, n) for n in range(max(3, run.plan.orders // 8 + 1))]
     gate = asyncio.Semaphore(run.plan.concurrency)
     done = 0
@@ -390,7 +390,7 @@ async def storm(run: Run, workers: WorkerProcesses) -> None:
             if await in_flight(run, 3.0):
                 run.counts["kills mid-delivery"] += 1
             await workers.kill_one()
-            workers.start()
+            await workers.start()
 
     await asyncio.gather(monkey(), *(one(n) for n in range(run.plan.orders)))
     plan_refunds(run)
