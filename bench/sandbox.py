@@ -9,9 +9,13 @@
   AES-GCM seal and two RSA signatures (the sealed body, then the attempt's fresh headers).
 - ``rsa_sign_per_s``: raw SHA256withRSA-2048 signatures per second, in the same run, as the
   yardstick both numbers are bounded by.
+- ``warm_start_s`` and ``cold_start_s``: seconds from ``python -m paydesk sandbox`` to its first
+  answer, with the keys already on disk and without (it makes them: several RSA-2048 keys);
+  ``warm_vs_cold`` is their ratio. The target is a warm start under 2 s.
 
 Usage: ``python bench/sandbox.py [--seconds 3] [--notifications 400]``. Prints a table, then,
-as the last line, ``{"prepay_per_s": …, "notify_per_s": …, "rsa_sign_per_s": …}``.
+as the last line, ``{"prepay_per_s": …, "notify_per_s": …, "rsa_sign_per_s": …,
+"warm_start_s": …, "cold_start_s": …, "warm_vs_cold": …}``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -162,8 +167,42 @@ async def notify_rate(box: Sandbox, receiver: Receiver, count: int) -> float:
     return count / elapsed
 
 
+def start_seconds(data_dir: Path) -> float:
+    """Seconds from starting ``paydesk sandbox`` on ``data_dir`` to its first answer."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "paydesk", "sandbox", "--port", str(port),
+               "--data-dir", str(data_dir)]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_sandbox/credentials", timeout=1)
+                return time.perf_counter() - started
+            except httpx.TransportError:
+                time.sleep(0.01)
+        raise RuntimeError(f"paydesk sandbox exited with {process.returncode}")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def start_times() -> dict[str, float]:
+    """A cold start (keys made) then a warm one (keys read) on one fresh data directory."""
+    with tempfile.TemporaryDirectory() as directory:
+        cold = start_seconds(Path(directory))
+        warm = start_seconds(Path(directory))
+    return {
+        "warm_start_s": round(warm, 2),
+        "cold_start_s": round(cold, 2),
+        "warm_vs_cold": round(warm / cold, 3),
+    }
+
+
 async def main(seconds: float, notifications: int) -> dict[str, float]:
-    """Run the three measurements; returns their rates."""
+    """Run the measurements; returns their rates (and the start times)."""
     credentials = SandboxCredentials.generate()
     rsa = rsa_rate(seconds)
     box = Sandbox(credentials, seed=1)
@@ -177,6 +216,7 @@ async def main(seconds: float, notifications: int) -> dict[str, float]:
         "prepay_per_s": round(prepay, 1),
         "notify_per_s": round(notify, 1),
         "rsa_sign_per_s": round(rsa, 1),
+        **start_times(),
     }
 
 
@@ -198,4 +238,7 @@ if __name__ == "__main__":
     print(f"{'metric':<16} {'what':<44} {'per second':>12}")
     for name, what, value in rows:
         print(f"{name:<16} {what:<44} {value:>12.1f}")
+    print(f"{'warm_start_s':<16} {'paydesk sandbox to its first answer, keys on disk':<44}", end="")
+    print(f" {rates['warm_start_s']:>11.2f}s")
+    print(f"{'cold_start_s':<16} {'the same, keys made first':<44} {rates['cold_start_s']:>11.2f}s")
     print(json.dumps(rates))

@@ -1,5 +1,6 @@
-"""``paydesk sandbox``: a real process that is ready in under 2 s on a warm start, keys created
-on the first start, a summary without secrets, and the options wired to the sandbox."""
+"""``paydesk sandbox``: a real process, keys created on the first start and read (not made again)
+on the next, a summary without secrets, and the options wired to the sandbox. How fast a warm
+start is ready is measured by ``bench/sandbox.py`` (``warm_start_s``)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.credentials import CREDENTIALS_FILE
 from tests.serving import free_port
 
-WARM_START_LIMIT = 2.0
-
 
 def secrets_of(credentials: dict[str, Any]) -> list[str]:
     """Every value the summary must never print."""
@@ -40,8 +39,8 @@ def secrets_of(credentials: dict[str, Any]) -> list[str]:
     return found
 
 
-def start(data_dir: Path) -> tuple[subprocess.Popen[str], str, float]:
-    """Start ``python -m paydesk sandbox``; return it, its base URL and seconds until ready."""
+def start(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m paydesk sandbox``; return it and its base URL once it answers."""
     port = free_port()
     started = time.monotonic()
     process = subprocess.Popen(
@@ -67,7 +66,7 @@ def start(data_dir: Path) -> tuple[subprocess.Popen[str], str, float]:
             pytest.fail(f"paydesk sandbox exited early:\n{process.communicate()[0]}")
         try:
             if httpx.get(f"{url}/_sandbox/credentials", timeout=0.5).status_code == 200:
-                return process, url, time.monotonic() - started
+                return process, url
         except httpx.TransportError:
             time.sleep(0.02)
     process.kill()
@@ -81,11 +80,9 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 
 @pytest.mark.slow
-def test_first_start_creates_keys_and_a_warm_start_is_ready_in_under_two_seconds(
-    tmp_path: Path,
-) -> None:
+def test_first_start_creates_keys_and_the_next_start_reads_them(tmp_path: Path) -> None:
     data_dir = tmp_path / "sandbox"
-    cold, url, _ = start(data_dir)
+    cold, url = start(data_dir)
     try:
         served = httpx.get(f"{url}/_sandbox/credentials").json()
     finally:
@@ -94,14 +91,16 @@ def test_first_start_creates_keys_and_a_warm_start_is_ready_in_under_two_seconds
     assert [m["mchid"] for m in served["merchants"]] == [m["mchid"] for m in stored["merchants"]]
     assert served["merchants"][0]["apiv3_key"] == stored["merchants"][0]["apiv3_key"]
 
-    warm, url, seconds = start(data_dir)
+    created = (data_dir / CREDENTIALS_FILE).stat()
+    warm, url = start(data_dir)
     try:
         again = httpx.get(f"{url}/_sandbox/credentials").json()
         login = httpx.post(f"{url}/_sandbox/login-code", json={"appid": served["apps"][0]["appid"]})
     finally:
         output = stop(warm)
-    assert seconds < WARM_START_LIMIT, f"warm start took {seconds:.2f} s"
     assert again == served  # the keys of the first start, not new ones
+    kept = (data_dir / CREDENTIALS_FILE).stat()
+    assert (kept.st_mtime_ns, kept.st_size) == (created.st_mtime_ns, created.st_size)
     assert login.status_code == 200
     assert f"paydesk sandbox on {url}" in output
     for expected in (
