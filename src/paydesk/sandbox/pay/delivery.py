@@ -129,7 +129,7 @@ class Dispatcher:
 
     # -- attempts ----------------------------------------------------------------------------
 
-    async def _send(self, delivery: Delivery, kind: AttemptKind, number: int) -> bool:
+    async def _send(self, delivery: Delivery, kind: AttemptKind, number: int) -> Attempt:
         headers = {"Content-Type": delivery.content_type, "User-Agent": "Mozilla/4.0"}
         if delivery.signer is not None:
             headers.update(delivery.signer(delivery.body, kind == "probe"))
@@ -157,7 +157,7 @@ class Dispatcher:
             attempt.error = f"{type(exc).__name__}: {exc}"[:_EXCERPT]
         attempt.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         delivery.attempts.append(attempt)
-        return attempt.acknowledged
+        return attempt
 
     async def attempt(self, delivery: Delivery) -> int:
         """One real attempt (after a probe, before a duplicate, as faults decide).
@@ -170,21 +170,21 @@ class Dispatcher:
             delivery.probe_pending = False
             await self._send(delivery, "probe", number)
             made += 1
-        started = self.clock.now()
         drop = self.faults.notify_fault("drop", delivery.url)
         if drop is not None:
-            lost = Attempt(number=number, kind="real", at=started, url=delivery.url)
-            lost.fault = f"drop (fault #{drop.id})"
-            lost.error = "lost on the way: the merchant never saw it"
-            delivery.attempts.append(lost)
-            ok = False
+            real = Attempt(number=number, kind="real", at=self.clock.now(), url=delivery.url)
+            real.fault = f"drop (fault #{drop.id})"
+            real.error = "lost on the way: the merchant never saw it"
+            delivery.attempts.append(real)
         else:
-            ok = await self._send(delivery, "real", number)
+            real = await self._send(delivery, "real", number)
         made += 1
-        if ok:
+        if real.acknowledged:
             delivery.state, delivery.due_at = "delivered", None
         else:
-            delivery.due_at = next_attempt_at(number, started)
+            # The gap counts from when this attempt went out, as its record says: counting
+            # from before it was signed made the next one look early in the log (loaded CI).
+            delivery.due_at = next_attempt_at(number, real.at)
             delivery.state = "pending" if delivery.due_at is not None else "failed"
         if delivery.state != "pending":
             self._pending.pop(delivery.id, None)
