@@ -28,6 +28,13 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CheckFunction, not_a_server_error
+
+# Imported here, at collection, rather than lazily by ``from_dict`` inside the test: pytest
+# rewrites schemathesis' modules (it is a plugin) with ``ast.parse``, and CPython 3.11's AST
+# constructor keeps its recursion depth in interpreter-wide state that another thread's parse
+# can corrupt ("SystemError: AST constructor recursion depth mismatch", CPython gh-106905;
+# seen once on a loaded machine).
+from schemathesis.specs.openapi import schemas as _openapi_schemas  # noqa: F401
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
