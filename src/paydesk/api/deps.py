@@ -6,6 +6,7 @@ async def get_order(order_id: str, services: ServicesDep, merchant: MerchantKey)
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -13,10 +14,13 @@ from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paydesk.db.errors import DATABASE_UNAVAILABLE
 from paydesk.db.models import ApiKey
 from paydesk.domain import apikeys, idempotency
 from paydesk.domain.context import Services
 from paydesk.domain.errors import Unauthenticated
+
+log = logging.getLogger(__name__)
 
 #: An order id in a path: ours are ``ord_`` + 26 characters; anything much longer is refused
 #: (400) before a lookup.
@@ -100,9 +104,16 @@ async def idempotent(
     try:
         status, payload = await run()
     except BaseException:
-        # Every failure here is transactional (nothing committed), so the same key may be
-        # retried: only a success is stored and replayed.
+        # Every failure here is transactional (nothing committed; a refund WeChat was asked
+        # for is answered, never an error), so the same key may be retried: only a success
+        # is stored and replayed.
         await idempotency.abandon(services.db, outcome)
         raise
-    await idempotency.finish(services.db, outcome, status, json.loads(json.dumps(payload)))
+    try:
+        await idempotency.finish(services.db, outcome, status, json.loads(json.dumps(payload)))
+    except DATABASE_UNAVAILABLE:
+        # The work is done and committed: answering an error now would invite a second one.
+        # The key stays claimed; a retry gets 409 idempotency_key_in_use until the claim is
+        # stale (idempotency.STALE_LOCK).
+        log.warning("API key %s: an Idempotency-Key response not stored (database down)", key.id)
     return JSONResponse(payload, status_code=status)

@@ -25,10 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.constants import REF_PREFIX
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paydesk.db.errors import DATABASE_UNAVAILABLE
 from paydesk.domain.errors import DomainError, RateLimited
 
 BodyModel = TypeVar("BodyModel", bound=BaseModel)
@@ -50,10 +49,6 @@ log = logging.getLogger("paydesk.api")
 #: until it does).
 UNDECLARED_DOMAIN_ERRORS = (403, 404, 409, 429, 502)
 
-#: What a database that does not answer raises: SQLAlchemy's operational errors (a lost
-#: connection, SQLite's "unable to open"), its pool's timeout, and — asyncpg connects outside
-#: SQLAlchemy's error translation — the socket's own (refused, unreachable, timed out).
-UNAVAILABLE = (OperationalError, PoolTimeout, OSError)
 RETRY_UNAVAILABLE_SECONDS = 2
 
 
@@ -233,7 +228,7 @@ def install_error_handlers(app: FastAPI) -> None:
             retry_after=RETRY_UNAVAILABLE_SECONDS,
         )
 
-    for cause in UNAVAILABLE:
+    for cause in DATABASE_UNAVAILABLE:
         app.add_exception_handler(cause, unavailable)
 
     @app.exception_handler(Exception)

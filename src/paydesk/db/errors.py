@@ -1,4 +1,5 @@
-"""What a refused write means, the same way on both databases.
+"""What a refused write means, and what a database that does not answer raises, the same way
+on both databases.
 
 A unique violation and a foreign-key violation are both an ``IntegrityError``; a caller that
 answers a person needs to tell them apart ("you already have that order" is not "there is no
@@ -16,9 +17,16 @@ asyncpg adapter and straight from asyncpg alike; SQLite in the extended error na
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-__all__ = ["violates_foreign_key"]
+__all__ = ["DATABASE_UNAVAILABLE", "violates_foreign_key"]
+
+#: What a database that does not answer raises: SQLAlchemy's operational errors (a lost
+#: connection, SQLite's "unable to open", a writer's wait that timed out), its pool's timeout,
+#: and — asyncpg connects outside SQLAlchemy's error translation — the socket's own (refused,
+#: unreachable, timed out).
+DATABASE_UNAVAILABLE = (OperationalError, PoolTimeout, OSError)
 
 _FOREIGN_KEY_SQLSTATE = "23503"
 _FOREIGN_KEY_SQLITE = "SQLITE_CONSTRAINT_FOREIGNKEY"

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from paydesk.db.engine import create_engine
 from paydesk.db.enums import RefundState
 from paydesk.db.models import Refund
 from paydesk.domain.context import Services
 from paydesk.domain.errors import NotFound
 from paydesk.domain.refunds import (
     RetryRound,
+    remote,
     request_refund,
     retry,
     retry_delay,
@@ -284,3 +288,40 @@ async def test_v2_refunds_are_queried_through_refundquery(make_stack: StackFacto
     view = await refund_json(stack, answer.json()["id"])
     assert view["state"] == "SUCCESS"
     assert (await order_json(stack, order["id"]))["state"] == "REFUNDED"
+
+
+async def test_a_database_lost_after_wechat_was_asked_answers_the_refund_not_an_error(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = await paid_order(stack, amount=100)
+    working = stack.services.db
+    down = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/paydesk")
+    asked = remote.submit
+
+    async def ask_then_lose_the_database(services: Services, ask: remote.RefundAsk) -> Any:
+        attempt = await asked(services, ask)
+        stack.services.db = async_sessionmaker(down, expire_on_commit=False)
+        return attempt
+
+    monkeypatch.setattr(remote, "submit", ask_then_lose_the_database)
+    try:
+        answer = await ask_refund(stack, order["id"], 40, headers={"Idempotency-Key": "k-lost"})
+    finally:
+        stack.services.db = working
+        monkeypatch.undo()
+        await down.dispose()
+    # Not a 503 that would tell the merchant to ask again (a second refund): the refund as
+    # reserved, which the sweep then settles under its own number.
+    assert answer.status_code == 201, answer.text
+    refund = answer.json()
+    assert (refund["state"], refund["amount"]) == ("PENDING", 40)
+    again = await ask_refund(stack, order["id"], 40, headers={"Idempotency-Key": "k-lost"})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "idempotency_key_in_use")
+
+    swept = await retry_pending_refunds(stack.services, base_delay=NOW)
+    assert swept.resubmitted == 1
+    await settle_at_wechat(stack)
+    at_wechat = await wechat_refunds(stack, order["out_trade_no"])
+    assert [(r["out_refund_no"], r["refund"]) for r in at_wechat] == [(refund["out_refund_no"], 40)]
+    assert (await refund_json(stack, refund["id"]))["state"] == "SUCCESS"
+    assert (await order_json(stack, order["id"]))["refunded_amount"] == 40

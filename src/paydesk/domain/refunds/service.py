@@ -12,17 +12,20 @@
    out_refund_no* by :func:`~paydesk.domain.refunds.retry.retry_pending_refunds`.
 
 The refund exists from step 1 on, whatever WeChat answers, so the caller always gets it back
-(never an error that would tempt a merchant to ask again and refund twice).
+(never an error that would tempt a merchant to ask again and refund twice) — even when the
+database stops answering after step 1: the refund is then returned as reserved, PENDING.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paydesk.db.enums import ApiVersion, RefundState
+from paydesk.db.errors import DATABASE_UNAVAILABLE
 from paydesk.db.models import Order, Payment, Refund
 from paydesk.domain.errors import NotFound
 from paydesk.domain.refunds import remote
@@ -32,6 +35,8 @@ from paydesk.domain.refunds.settle import RefundOutcome, settle_refund
 
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
+
+log = logging.getLogger(__name__)
 
 #: States in which WeChat may still change the refund.
 OPEN_STATES = (RefundState.PENDING, RefundState.PROCESSING, RefundState.ABNORMAL)
@@ -71,12 +76,19 @@ async def request_refund(
         )
         ask = await refund_ask(services, session, refund)
     attempt = await remote.submit(services, ask)
-    async with services.db.begin() as session:
-        await record_attempt(
-            services, session, refund.id, ask, attempt, cause=cause, may_close=True
-        )
-    async with services.db() as session:
-        return await get_refund(session, refund.id)
+    try:
+        async with services.db.begin() as session:
+            await record_attempt(
+                services, session, refund.id, ask, attempt, cause=cause, may_close=True
+            )
+        async with services.db() as session:
+            return await get_refund(session, refund.id)
+    except DATABASE_UNAVAILABLE:
+        # WeChat may hold the refund by now: an error would tell the merchant to ask again,
+        # and a second request is a second refund. It is answered as reserved (PENDING);
+        # retry_pending_refunds resubmits it under the same out_refund_no and settles it.
+        log.warning("refund %s: WeChat's answer not recorded (database unavailable)", refund.id)
+        return refund
 
 
 async def refund_ask(services: Services, session: AsyncSession, refund: Refund) -> remote.RefundAsk:
