@@ -65,8 +65,16 @@ def test_worker_refuses_a_lease_shorter_than_the_timeout() -> None:
 async def test_run_worker_stops_on_sigterm(database_url: str, db_engine: AsyncEngine) -> None:
     services = build_services(Settings(database_url=database_url), PaydeskConfig())
     loop = asyncio.get_running_loop()
+
+    async def terminate_once_handled() -> None:
+        # A SIGTERM before run_worker installs its handler would kill this test process (a
+        # fixed 0.3 s delay could, on a loaded machine).
+        while signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # noqa: ASYNC110 - polls
+            await asyncio.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    terminating = asyncio.create_task(terminate_once_handled())
     try:
-        loop.call_later(0.3, os.kill, os.getpid(), signal.SIGTERM)
         totals = await asyncio.wait_for(
             run_worker(
                 services,
@@ -77,6 +85,7 @@ async def test_run_worker_stops_on_sigterm(database_url: str, db_engine: AsyncEn
             timeout=10,
         )
     finally:
+        terminating.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await services.aclose()
