@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from paydesk.db.engine import create_engine
 from paydesk.db.enums import RefundState
-from paydesk.db.models import Refund
+from paydesk.db.models import IdempotencyKey, Refund
 from paydesk.domain.context import Services
 from paydesk.domain.errors import NotFound
+from paydesk.domain.idempotency import STALE_LOCK
 from paydesk.domain.refunds import (
     RetryRound,
     remote,
@@ -317,6 +318,12 @@ async def test_a_database_lost_after_wechat_was_asked_answers_the_refund_not_an_
     assert (refund["state"], refund["amount"]) == ("PENDING", 40)
     again = await ask_refund(stack, order["id"], 40, headers={"Idempotency-Key": "k-lost"})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "idempotency_key_in_use")
+    async with stack.services.db.begin() as session:  # a minute on: the claim is stale
+        await session.execute(
+            update(IdempotencyKey).values(locked_at=stack.services.clock.now() - STALE_LOCK)
+        )
+    rerun = await ask_refund(stack, order["id"], 40, headers={"Idempotency-Key": "k-lost"})
+    assert (rerun.status_code, rerun.json()["error"]["code"]) == (409, "duplicate_out_refund_no")
 
     swept = await retry_pending_refunds(stack.services, base_delay=NOW)
     assert swept.resubmitted == 1

@@ -26,7 +26,13 @@ from paydesk.api.deps import MerchantKey, ServicesDep, SessionDep, idempotent
 from paydesk.api.errors import error_responses
 from paydesk.db.enums import RefundState
 from paydesk.domain.orders.service import MAX_AMOUNT_FEN
-from paydesk.domain.refunds import get_refund, list_refunds, refund_view, request_refund
+from paydesk.domain.refunds import (
+    get_refund,
+    list_refunds,
+    out_refund_no_for_key,
+    refund_view,
+    request_refund,
+)
 from paydesk.domain.refunds.abnormal import AbnormalPayout, apply_abnormal_refund
 from paydesk.domain.refunds.reserve import MAX_REASON
 from paydesk.protocol.v3.models import ABNORMAL_REFUND_BANKS, AbnormalRefundTo
@@ -45,7 +51,11 @@ class CreateRefund(BaseModel):
     out_refund_no: str | None = Field(
         default=None,
         pattern=r"^[0-9A-Za-z_\-|*@]{1,64}$",
-        description="your own refund number for WeChat; paydesk makes one if omitted",
+        description=(
+            "your own refund number for WeChat; if omitted, paydesk makes one (derived from"
+            " the Idempotency-Key when one is sent, so a request run again is never a second"
+            " refund)"
+        ),
     )
 
 
@@ -89,13 +99,17 @@ async def create_refund(
 ) -> JSONResponse:
     """Refund part or all of a paid order; never more than is still refundable."""
 
+    out_refund_no = body.out_refund_no
+    if out_refund_no is None and idempotency_key is not None:
+        out_refund_no = out_refund_no_for_key(key.id, idempotency_key)
+
     async def run() -> tuple[int, dict[str, Any]]:
         refund = await request_refund(
             services,
             order_id,
             amount=body.amount,
             reason=body.reason,
-            out_refund_no=body.out_refund_no,
+            out_refund_no=out_refund_no,
             mchid=key.mchid,
         )
         return 201, refund_view(refund)

@@ -28,7 +28,7 @@ from paydesk.domain.refunds.reports import (
     report_from_v2_accepted,
     report_from_v3,
 )
-from paydesk.domain.refunds.reserve import reserve_refund
+from paydesk.domain.refunds.reserve import out_refund_no_for_key, reserve_refund
 from paydesk.domain.refunds.retry import RetryRound, retry_delay, retry_pending_refunds
 from paydesk.domain.refunds.service import get_refund, list_refunds, request_refund
 from paydesk.domain.refunds.settle import RefundOutcome, RefundSettled, settle_refund
@@ -42,6 +42,7 @@ __all__ = [
     "RetryRound",
     "get_refund",
     "list_refunds",
+    "out_refund_no_for_key",
     "refund_view",
     "report_from_v2",
     "report_from_v2_accepted",

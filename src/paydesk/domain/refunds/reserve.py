@@ -21,6 +21,8 @@ True
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from datetime import datetime
 
@@ -34,13 +36,29 @@ from paydesk.domain.errors import Conflict, InvalidInput
 from paydesk.domain.ids import IdSource
 from paydesk.domain.orders.service import get_order
 
-__all__ = ["OUT_REFUND_NO", "REFUNDABLE_STATES", "reserve_refund"]
+__all__ = ["OUT_REFUND_NO", "REFUNDABLE_STATES", "out_refund_no_for_key", "reserve_refund"]
 
 #: WeChat's ``out_refund_no``: 1–64 of digits, letters and ``_-|*@`` (refund API doc 4012791903).
 OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
 #: WeChat's ``reason`` is string(80).
 MAX_REASON = 80
 REFUNDABLE_STATES = (OrderState.PAID, OrderState.PARTIALLY_REFUNDED)
+
+
+def out_refund_no_for_key(scope: str, idempotency_key: str) -> str:
+    """The ``out_refund_no`` of a refund asked under an ``Idempotency-Key`` (and no number of
+    the merchant's own): the same every time the request runs. A request run again — its
+    stored response lost with the database, its claim gone stale — is then refused as
+    ``duplicate_out_refund_no`` instead of becoming a second refund.
+
+    >>> number = out_refund_no_for_key("key_01", "order-42-refund")
+    >>> number == out_refund_no_for_key("key_01", "order-42-refund"), len(number)
+    (True, 56)
+    >>> number != out_refund_no_for_key("key_02", "order-42-refund")
+    True
+    """
+    digest = hashlib.sha256(f"{scope}\0{idempotency_key}".encode()).digest()
+    return "rfk_" + base64.b32encode(digest).decode().rstrip("=").lower()
 
 
 def _check(amount: int, reason: str | None, out_refund_no: str | None) -> None:
