@@ -14,7 +14,6 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from paydesk.api.app import finish_background_work
 from paydesk.api.routes import notify
 from paydesk.db.engine import create_engine
 from paydesk.db.enums import NotificationKind, OrderState
@@ -277,7 +276,7 @@ async def test_work_past_the_deadline_answers_500_and_still_finishes(
         waited = time.monotonic() - started
     assert late.status_code == 500
     assert waited < 3  # without the deadline: SQLite's 5 s busy timeout, or forever on PG
-    await finish_background_work(stack.app)
+    await stack.app.state.in_flight.finish(grace_seconds=30)
     assert await verdicts(stack) == ["applied"]
     retried = await stack.api.post(V3 + paying.mchid, content=body, headers=headers)
     assert retried.status_code == 204
@@ -297,5 +296,5 @@ async def test_late_work_that_then_fails_is_logged(
     response = await stack.api.post(V3 + PUBLIC_KEY_MCHID, content=b"{}")
     assert response.status_code == 500
     assert "late notification work failed" not in caplog.text
-    await finish_background_work(stack.app)
+    await stack.app.state.in_flight.finish(grace_seconds=30)
     assert "late notification work failed" in caplog.text

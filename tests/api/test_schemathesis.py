@@ -42,7 +42,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from paydesk.api.app import finish_background_work
 from tests.domain.users.support import log_in
 from tests.stack import (
     CERTIFICATE_MCHID,
@@ -201,7 +200,7 @@ async def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(stack: 
         },
     )
     operations = await asyncio.to_thread(fuzz_every_operation, schema, fuzzing)
-    await finish_background_work(stack.app)
+    await stack.app.state.in_flight.finish(grace_seconds=30)
 
     assert not fuzzing.failures, "\n\n".join(
         f"== {label}\n{problem}" for label, problem in fuzzing.failures.items()

@@ -17,7 +17,6 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from paydesk.api.app import finish_background_work
 from paydesk.api.routes import push
 from paydesk.db.models import Anomaly, Order, OrderEvent, OutboxEvent, Payment, PushMessage
 from paydesk.domain.push import xpay
@@ -363,7 +362,7 @@ async def test_a_push_not_applied_within_the_deadline_is_answered_for_a_retry_an
     assert answer["ErrCode"] != 0
     assert "not applied within the deadline" in caplog.text
 
-    await finish_background_work(stack.app)  # the late work was not cancelled: it finished
+    await stack.app.state.in_flight.finish(grace_seconds=30)  # not cancelled: it finishes
     assert (await rows(stack, started.order["id"])).order.state == "PAID"
     monkeypatch.setattr(xpay, "apply_goods_deliver", applying)  # the database is fast again
     stack.sandbox.clock.advance(RETRY_GAPS[0])  # WeChat's retry finds it applied
