@@ -214,13 +214,25 @@ async def test_the_event_stream_ends_when_the_order_is_paid(
     page = await stack.api.get(url, headers={"User-Agent": DESKTOP_UA})
     code_url = parse_qs(urlsplit(data_href(page, "sandbox-scan")).query)["code_url"][0]
 
-    async def pay_soon() -> None:
-        await asyncio.sleep(0.3)
+    watching = asyncio.Event()
+    watch = outcome.watch
+
+    async def signalling_watch(*args: Any, **kwargs: Any) -> Any:
+        async for view in watch(*args, **kwargs):
+            yield view
+            watching.set()  # the first view went out: the stream said "open"
+
+    monkeypatch.setattr(outcome, "watch", signalling_watch)
+
+    async def pay_once_watched() -> None:
+        # Not after a fixed delay: on a loaded machine the payment landed before the stream
+        # started, which then said "paid" only.
+        await watching.wait()
         await stack.sandbox_client.post("/_sandbox/pay", json={"code_url": code_url})
 
-    payer = asyncio.create_task(pay_soon())
+    payer = asyncio.create_task(pay_once_watched())
     stream = await asyncio.wait_for(stack.api.get(f"{url}/events"), timeout=20)
-    await payer
+    await asyncio.wait_for(payer, timeout=5)
     assert stream.headers["content-type"].startswith("text/event-stream")
     assert stream.text.startswith("retry: 3000\n\n")
     events = [
