@@ -14,11 +14,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, InvalidRequestError, O
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from paydesk.db import engine as engine_module
+from paydesk.db import sqlite as sqlite_module
 from paydesk.db.engine import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    PostgreSQLSession,
-    SQLiteSession,
     UnsupportedDatabaseURL,
     create_engine,
     default_sqlite_url,
@@ -27,6 +24,8 @@ from paydesk.db.engine import (
     session_factory,
 )
 from paydesk.db.models import Order
+from paydesk.db.postgresql import PostgreSQLSession
+from paydesk.db.sqlite import SQLITE_BUSY_TIMEOUT_MS, SQLiteSession
 from tests.backends import Backend
 from tests.db import rows
 
@@ -260,7 +259,7 @@ async def test_a_failed_sqlite_write_gives_up_its_turn(sqlite: AsyncEngine) -> N
 async def test_a_sqlite_writer_waits_for_its_turn_at_most_the_busy_timeout(
     sqlite: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(sqlite_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
     factory = session_factory(sqlite)
     async with factory.begin():
         with pytest.raises(OperationalError, match="BEGIN IMMEDIATE"):
@@ -271,7 +270,7 @@ async def test_a_sqlite_writer_waits_for_its_turn_at_most_the_busy_timeout(
 async def test_another_process_holding_the_write_lock_is_a_database_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)  # the connections' timeout
+    monkeypatch.setattr(sqlite_module, "SQLITE_BUSY_TIMEOUT_MS", 50)  # the connections' timeout
     engine = create_engine(default_sqlite_url(tmp_path))
     factory = session_factory(engine)
     other = sqlite3.connect(tmp_path / "paydesk.sqlite3", isolation_level=None)

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from paydesk.db.engine import ReadSessionWrite, create_engine, session_factory
+from paydesk.db.engine import create_engine, session_factory
+from paydesk.db.postgresql import ReadSessionWrite
 
 
 class Base(DeclarativeBase):
