@@ -69,8 +69,13 @@ class ServerThread:
 def in_own_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion on a thread of its own: where an event loop may already be
     running on this thread (Playwright's sync API keeps one), ``asyncio.run`` cannot be used."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
         return pool.submit(lambda: asyncio.run(work())).result(timeout=60)
+    finally:
+        # Not ``with``: its exit would wait for the thread, forever if the work hangs, and
+        # turn the timeout above into a hung test run.
+        pool.shutdown(wait=False)
 
 
 @contextmanager
