@@ -9,13 +9,15 @@
 
 ``tests/domain/users/fixtures.py``: user stacks for the mini program user's tests, domain and
 API (``stacks``, ``users``, ``exchanges``).
+
+``tests/hangs.py``: a hung test's pending asyncio tasks, printed with faulthandler's threads.
 """
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.backends", "tests.stack", "tests.domain.users.fixtures"]
+pytest_plugins = ["tests.backends", "tests.stack", "tests.domain.users.fixtures", "tests.hangs"]
 
 # Tests assert behaviour, not milliseconds. On CI's two cores, shared by two test workers, a
 # strategy's first draw (building a Unicode category table, say) can take over a second, and
