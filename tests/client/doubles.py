@@ -14,9 +14,12 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from paydesk.client.config import MerchantAccount
 from paydesk.protocol.errors import ProtocolError
+from paydesk.protocol.keys import load_private_key, load_public_key
 from paydesk.protocol.v3.signing import verify_authorization
-from paydesk.protocol.v3.verify import sign_response
+from paydesk.protocol.v3.verify import KeySet, sign_response
+from paydesk.sandbox.credentials import MerchantCredentials
 
 #: The fixed "now" of every unit test (unix seconds).
 NOW = 1_700_000_000
@@ -129,3 +132,24 @@ class Upstream:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+
+def merchant_account(creds: MerchantCredentials, sign_type: str = "MD5") -> MerchantAccount:
+    """What the service would build from its settings; certificate mode starts with no
+    platform certificate, so the client must fetch it."""
+    keys, key_id = KeySet({}), None
+    if creds.mode == "public_key":
+        assert creds.platform_public_key_id is not None
+        assert creds.platform_public_key_pem is not None
+        key_id = creds.platform_public_key_id
+        keys = KeySet.from_public_key(key_id, load_public_key(creds.platform_public_key_pem))
+    return MerchantAccount(
+        mchid=creds.mchid,
+        serial_no=creds.merchant_serial_no,
+        private_key=load_private_key(creds.merchant_private_key_pem),
+        apiv3_key=creds.apiv3_key,
+        verify_keys=keys,
+        public_key_id=key_id,
+        v2_key=creds.v2_key,
+        v2_sign_type=sign_type,  # type: ignore[arg-type]
+    )

@@ -28,8 +28,6 @@ from paydesk.client.pay_v3 import PayV3Client
 from paydesk.protocol.errors import KeyFormatError, MalformedInput, SignatureMismatch
 from paydesk.protocol.keys import (
     certificate_serial,
-    load_private_key,
-    load_public_key,
     make_self_signed_certificate,
 )
 from paydesk.protocol.v3.certificates import encode_certificates_response
@@ -38,8 +36,8 @@ from paydesk.protocol.v3.oaep import oaep_decrypt
 from paydesk.protocol.v3.signing import parse_authorization
 from paydesk.protocol.v3.verify import KeySet
 from paydesk.sandbox import Sandbox, SandboxCredentials
-from paydesk.sandbox.credentials import DEFAULT_MINIPROGRAM_APPID, MerchantCredentials
-from tests.client.doubles import NOW, PUBLIC_KEY_ID, PayDouble, Seen
+from paydesk.sandbox.credentials import DEFAULT_MINIPROGRAM_APPID
+from tests.client.doubles import NOW, PUBLIC_KEY_ID, PayDouble, Seen, merchant_account
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -512,22 +510,6 @@ def credentials() -> SandboxCredentials:
     return SandboxCredentials.generate()
 
 
-def sandbox_account(creds: MerchantCredentials) -> MerchantAccount:
-    """As the service builds it; certificate mode starts without a platform certificate."""
-    keys, key_id = KeySet({}), None
-    if creds.platform_public_key_id is not None and creds.platform_public_key_pem is not None:
-        key_id = creds.platform_public_key_id
-        keys = KeySet.from_public_key(key_id, load_public_key(creds.platform_public_key_pem))
-    return MerchantAccount(
-        mchid=creds.mchid,
-        serial_no=creds.merchant_serial_no,
-        private_key=load_private_key(creds.merchant_private_key_pem),
-        apiv3_key=creds.apiv3_key,
-        verify_keys=keys,
-        public_key_id=key_id,
-    )
-
-
 async def acknowledge(request: Request) -> Response:
     return Response(status_code=204)
 
@@ -553,7 +535,7 @@ async def test_against_the_sandbox_an_abnormal_refund_goes_to_the_payers_card(
 ) -> None:
     [creds] = [m for m in credentials.merchants if m.mchid == mchid]
     pay = PayV3Client(
-        sandbox_account(creds), endpoints=Endpoints.sandbox(SANDBOX), http=sandbox_http
+        merchant_account(creds), endpoints=Endpoints.sandbox(SANDBOX), http=sandbox_http
     )
     order = PrepayRequest(
         appid=DEFAULT_MINIPROGRAM_APPID,

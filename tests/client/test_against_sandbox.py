@@ -19,7 +19,6 @@ from paydesk.client import (
     AppAccount,
     Endpoints,
     LoginError,
-    MerchantAccount,
     NotFound,
     OutcomeUnknown,
     PayV3Client,
@@ -27,7 +26,6 @@ from paydesk.client import (
     UpstreamUnavailable,
     WeChatClient,
 )
-from paydesk.protocol.keys import load_private_key, load_public_key
 from paydesk.protocol.times import BEIJING
 from paydesk.protocol.v2.notify import NOTIFY_SUCCESS_XML
 from paydesk.protocol.v3.models import (
@@ -39,13 +37,12 @@ from paydesk.protocol.v3.models import (
     RefundRequest,
     SceneInfo,
 )
-from paydesk.protocol.v3.verify import KeySet
 from paydesk.sandbox import Sandbox, SandboxCredentials
 from paydesk.sandbox.credentials import (
     DEFAULT_MINIPROGRAM_APPID,
     DEFAULT_OFFICIAL_ACCOUNT_APPID,
-    MerchantCredentials,
 )
+from tests.client.doubles import merchant_account
 from tests.serving import ServerThread
 
 BASE = "http://host.test/sandbox"
@@ -55,27 +52,6 @@ NOTIFY = "https://merchant.test/notify"
 @pytest.fixture(scope="module")
 def credentials() -> SandboxCredentials:
     return SandboxCredentials.generate()
-
-
-def merchant_account(creds: MerchantCredentials, sign_type: str) -> MerchantAccount:
-    """What the service would build from its settings; certificate mode starts with no
-    platform certificate, so the client must fetch it."""
-    keys, key_id = KeySet({}), None
-    if creds.mode == "public_key":
-        assert creds.platform_public_key_id is not None
-        assert creds.platform_public_key_pem is not None
-        key_id = creds.platform_public_key_id
-        keys = KeySet.from_public_key(key_id, load_public_key(creds.platform_public_key_pem))
-    return MerchantAccount(
-        mchid=creds.mchid,
-        serial_no=creds.merchant_serial_no,
-        private_key=load_private_key(creds.merchant_private_key_pem),
-        apiv3_key=creds.apiv3_key,
-        verify_keys=keys,
-        public_key_id=key_id,
-        v2_key=creds.v2_key,
-        v2_sign_type=sign_type,  # type: ignore[arg-type]
-    )
 
 
 async def merchant_endpoint(request: Request) -> Response:
