@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -289,13 +290,7 @@ async def test_configured_certificate_keys_still_download_and_an_empty_list_stop
     cert_double: PayDouble,
     platform_cert: x509.Certificate,
 ) -> None:
-    configured = MerchantAccount(
-        mchid=cert_account.mchid,
-        serial_no=cert_account.serial_no,
-        private_key=cert_account.private_key,
-        apiv3_key=cert_account.apiv3_key,
-        verify_keys=KeySet.from_certificates([platform_cert]),
-    )
+    configured = replace(cert_account, verify_keys=KeySet.from_certificates([platform_cert]))
     client = PayV3Client(configured, endpoints=endpoints, http=cert_http, clock=lambda: NOW)
     empty = certificates_body(apiv3_key=configured.apiv3_key)
     cert_double.script = [cert_double.signed(empty)]
@@ -324,13 +319,8 @@ async def test_public_key_mode_without_the_configured_key_sends_nothing(
     pay_double: PayDouble,
     platform_cert: x509.Certificate,
 ) -> None:
-    misconfigured = MerchantAccount(
-        mchid=account.mchid,
-        serial_no=account.serial_no,
-        private_key=account.private_key,
-        apiv3_key=account.apiv3_key,
-        verify_keys=KeySet.from_certificates([platform_cert]),
-        public_key_id=PUBLIC_KEY_ID,
+    misconfigured = replace(
+        account, verify_keys=KeySet.from_certificates([platform_cert]), public_key_id=PUBLIC_KEY_ID
     )
     client = PayV3Client(misconfigured, endpoints=endpoints, http=mock_http, clock=lambda: NOW)
 
