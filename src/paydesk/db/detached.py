@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Column, Table, inspect
+from sqlalchemy import BindParameter, Column, Table, bindparam, inspect
 from sqlalchemy.orm import make_transient_to_detached
 
 __all__ = ["Detached"]
@@ -48,6 +48,11 @@ class Detached(Generic[Model]):
             mapper.get_property_by_column(column).key for column in self.columns
         )
         self.width = len(self.keys)
+
+    def param(self, name: str, column: str | None = None) -> BindParameter[Any]:
+        """A bound parameter ``name`` typed as the table's ``column`` (default: ``name``), so
+        the value goes through the column's bind processing (UTC datetimes, JSONB, enums)."""
+        return bindparam(name, type_=self.table.c[column or name].type)
 
     def values(self, instance: Model) -> dict[str, Any]:
         """``instance``'s value for each column, by column name (what an INSERT of it binds)."""

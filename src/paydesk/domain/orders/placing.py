@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from paydesk.db.detached import Detached
 from paydesk.db.direct import Prebuilt, postgresql_engine
-from paydesk.db.models import Order, OrderEvent
+from paydesk.db.models import Order
 from paydesk.domain.orders.service import NewOrder, add_new_order, new_order_rows, refused
+from paydesk.domain.orders.states import EVENT_FIELDS, order_event_sql
 
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
@@ -29,24 +30,17 @@ if TYPE_CHECKING:
 __all__ = ["place_order"]
 
 _ORDERS = Detached(Order)
-_EVENT_COLUMNS = ("from_state", "to_state", "cause", "detail")
 
 
 def _statement() -> Prebuilt:
-    orders, events = _ORDERS.table, Detached(OrderEvent).table
+    orders = _ORDERS.table
     created = (
         insert(orders)
-        .values({column.name: bindparam(column.name, type_=column.type) for column in orders.c})
+        .values({column.name: _ORDERS.param(column.name) for column in orders.c})
         .returning(*orders.c)
         .cte("created")
     )
-    event_values = [
-        bindparam(f"event_{name}", type_=events.c[name].type) for name in _EVENT_COLUMNS
-    ]
-    event = insert(events).from_select(
-        ["order_id", *_EVENT_COLUMNS, "created_at"],
-        select(created.c.id, *event_values, created.c.created_at),
-    )
+    event = order_event_sql(created.c.id, created.c.created_at)
     return Prebuilt(select(*created.c).add_cte(event.cte("event")))
 
 
@@ -66,7 +60,7 @@ async def place_order(services: Services, new: NewOrder) -> Order:
         async with services.db.begin() as session:
             return await add_new_order(session, order, event)
     values = _ORDERS.values(order)
-    values.update({f"event_{name}": getattr(event, name) for name in _EVENT_COLUMNS})
+    values.update({f"event_{name}": getattr(event, name) for name in EVENT_FIELDS})
     try:
         [row] = await _PLACE.rows(services.db, values)  # an INSERT … RETURNING: one row
     except IntegrityError as exc:

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Insert, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paydesk.db.detached import Detached
 from paydesk.db.enums import OrderState
 from paydesk.db.models import Order, OrderEvent
 from paydesk.domain.errors import Conflict, NotFound
@@ -55,6 +56,21 @@ EVENT_FOR: dict[OrderState, str] = {
 }
 
 _MAX_RACES = 20
+_EVENTS = Detached(OrderEvent)
+#: The fields of an order event that a one-statement path binds as ``event_<field>``.
+EVENT_FIELDS = ("from_state", "to_state", "cause", "detail")
+
+
+def order_event_sql(order_id: ColumnElement[Any], created_at: ColumnElement[Any]) -> Insert:
+    """The ``order_events`` row :func:`transition` adds, as SQL for the one-statement paths
+    (``domain/orders/placing.py``, ``domain/payments/fastpath.py``): one ``INSERT`` for
+    ``order_id`` — a column of the CTE that created or moved the order, so no order, no event —
+    with :data:`EVENT_FIELDS` bound as ``event_from_state``, ``event_to_state``, …
+    """
+    fields = (_EVENTS.param(f"event_{name}", name) for name in EVENT_FIELDS)
+    return insert(_EVENTS.table).from_select(
+        ["order_id", *EVENT_FIELDS, "created_at"], select(order_id, *fields, created_at)
+    )
 
 
 def can_move(source: OrderState, target: OrderState) -> bool:

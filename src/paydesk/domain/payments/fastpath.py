@@ -33,7 +33,8 @@ from sqlalchemy import bindparam, insert, select, update
 from paydesk.db.detached import Detached
 from paydesk.db.direct import Prebuilt
 from paydesk.db.enums import OrderState
-from paydesk.db.models import Order, OrderEvent, Payment
+from paydesk.db.models import Order, Payment
+from paydesk.domain.orders.states import order_event_sql
 
 if TYPE_CHECKING:
     from paydesk.domain.context import Services
@@ -43,11 +44,6 @@ __all__ = ["read_order_and_attempts", "reserve_first_attempt", "store_answer"]
 _ORDERS = Detached(Order)
 _PAYMENTS = Detached(Payment)
 _orders, _payments = _ORDERS.table, _PAYMENTS.table
-_events = Detached(OrderEvent).table
-
-
-def _typed(name: str, column_name: str, table: Any) -> Any:
-    return bindparam(name, type_=table.c[column_name].type)
 
 
 _READ = Prebuilt(
@@ -69,8 +65,8 @@ def _reserve_statement() -> Prebuilt:
         .values(
             state=OrderState.PAYING,
             version=_orders.c.version + 1,
-            updated_at=_typed("now", "updated_at", _orders),
-            api_version=_typed("api_version", "api_version", _orders),
+            updated_at=_ORDERS.param("now", "updated_at"),
+            api_version=_ORDERS.param("api_version"),
         )
         .returning(_orders.c.id)
         .cte("moved")
@@ -83,7 +79,7 @@ def _reserve_statement() -> Prebuilt:
                 *(
                     moved.c.id
                     if column.name == "order_id"
-                    else _typed(f"p_{column.name}", column.name, _payments)
+                    else _PAYMENTS.param(f"p_{column.name}", column.name)
                     for column in _payments.c
                 )
             ),
@@ -91,17 +87,7 @@ def _reserve_statement() -> Prebuilt:
         .returning(*_payments.c)
         .cte("attempt")
     )
-    event = insert(_events).from_select(
-        ["order_id", "from_state", "to_state", "cause", "detail", "created_at"],
-        select(
-            moved.c.id,
-            _typed("event_from_state", "from_state", _events),
-            _typed("event_to_state", "to_state", _events),
-            _typed("event_cause", "cause", _events),
-            _typed("event_detail", "detail", _events),
-            _typed("now", "created_at", _events),
-        ),
-    )
+    event = order_event_sql(moved.c.id, _ORDERS.param("now", "updated_at"))
     return Prebuilt(select(*attempt.c).add_cte(event.cte("event")))
 
 
@@ -114,7 +100,7 @@ _STORE = Prebuilt(
         prepay_id=bindparam("prepay_id"),
         code_url=bindparam("code_url"),
         h5_url=bindparam("h5_url"),
-        expires_at=_typed("expires_at", "expires_at", _payments),
+        expires_at=_PAYMENTS.param("expires_at"),
     )
     .returning(*_payments.c)
 )
