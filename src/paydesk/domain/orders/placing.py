@@ -1,6 +1,7 @@
 """Placing an order for the merchant API: the order and its first event, stored together.
 
-:func:`place_order` is ``create_order`` in a transaction of its own. On PostgreSQL it is one
+:func:`place_order` stores a new order and its first event: on SQLite through a session,
+in one transaction (``add_new_order``); on PostgreSQL as one
 statement instead — the order's ``INSERT … RETURNING`` and, selecting from it, the event's
 ``INSERT`` — run straight on the driver (:mod:`paydesk.db.direct`): one round trip instead of
 four (BEGIN, two INSERTs, COMMIT) and no unit of work. PostgreSQL runs a statement atomically,

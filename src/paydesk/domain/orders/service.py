@@ -117,20 +117,6 @@ def refused(order: Order, error: IntegrityError) -> NotFound | Conflict:
     )
 
 
-async def create_order(
-    session: AsyncSession,
-    new: NewOrder,
-    *,
-    registry: Registry,
-    ids: IdSource,
-    now: datetime,
-    default_ttl: timedelta,
-) -> Order:
-    """Create an order (CREATED) in the caller's transaction."""
-    order, event = new_order_rows(new, registry=registry, ids=ids, now=now, default_ttl=default_ttl)
-    return await add_new_order(session, order, event)
-
-
 async def add_new_order(session: AsyncSession, order: Order, event: OrderEvent) -> Order:
     """Store what :func:`new_order_rows` made, in the caller's transaction."""
     session.add_all([order, event])
