@@ -1,6 +1,6 @@
 """Client fixtures: keys made once per run, merchant accounts in both key modes, the
-WeChat Pay and api.weixin.qq.com doubles of :mod:`tests.client.doubles`, a recording ``sleep``
-and pinned nonces."""
+WeChat Pay and api.weixin.qq.com doubles of :mod:`tests.client.doubles`, a recording ``sleep``,
+pinned nonces, and a :class:`PayV3Client` on each double."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from paydesk.client.config import Endpoints, MerchantAccount
+from paydesk.client.pay_v3 import PayV3Client
 from paydesk.protocol.keys import certificate_serial, make_self_signed_certificate
 from paydesk.protocol.v3.verify import KeySet
 from tests.client.doubles import (
     APIV3_KEY,
     BASE,
     MERCHANT_SERIAL,
+    NOW,
     PUBLIC_KEY_ID,
     V2_KEY,
     PayDouble,
@@ -143,3 +145,36 @@ async def upstream_http(upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client whose every request reaches ``upstream``."""
     async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
         yield http
+
+
+@pytest.fixture
+def client(
+    account: MerchantAccount,
+    endpoints: Endpoints,
+    mock_http: httpx.AsyncClient,
+    nonces: Callable[[], str],
+    sleep: Callable[[float], Awaitable[None]],
+) -> PayV3Client:
+    """A public-key-mode :class:`PayV3Client` on ``pay_double``, at the doubles' ``NOW``."""
+    return PayV3Client(
+        account, endpoints=endpoints, http=mock_http, clock=lambda: NOW, nonce=nonces, sleep=sleep
+    )
+
+
+@pytest.fixture
+def cert_client(
+    cert_account: MerchantAccount,
+    endpoints: Endpoints,
+    cert_http: httpx.AsyncClient,
+    nonces: Callable[[], str],
+    sleep: Callable[[float], Awaitable[None]],
+) -> PayV3Client:
+    """A certificate-mode :class:`PayV3Client` on ``cert_double``, at the doubles' ``NOW``."""
+    return PayV3Client(
+        cert_account,
+        endpoints=endpoints,
+        http=cert_http,
+        clock=lambda: NOW,
+        nonce=nonces,
+        sleep=sleep,
+    )

@@ -82,37 +82,6 @@ def assert_encrypted_for(seen: Seen, key: RSAPrivateKey) -> None:
     assert oaep_decrypt(key, body["real_name"]) == NAME
 
 
-@pytest.fixture
-def client(
-    account: MerchantAccount,
-    endpoints: Endpoints,
-    mock_http: httpx.AsyncClient,
-    nonces: Callable[[], str],
-    sleep: Sleep,
-) -> PayV3Client:
-    return PayV3Client(
-        account, endpoints=endpoints, http=mock_http, clock=lambda: NOW, nonce=nonces, sleep=sleep
-    )
-
-
-@pytest.fixture
-def cert_client(
-    cert_account: MerchantAccount,
-    endpoints: Endpoints,
-    cert_http: httpx.AsyncClient,
-    nonces: Callable[[], str],
-    sleep: Sleep,
-) -> PayV3Client:
-    return PayV3Client(
-        cert_account,
-        endpoints=endpoints,
-        http=cert_http,
-        clock=lambda: NOW,
-        nonce=nonces,
-        sleep=sleep,
-    )
-
-
 def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(Encoding.PEM).decode()
 

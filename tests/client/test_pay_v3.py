@@ -77,19 +77,6 @@ REFUND = {
 }
 
 
-@pytest.fixture
-def client(
-    account: MerchantAccount,
-    endpoints: Endpoints,
-    mock_http: httpx.AsyncClient,
-    nonces: Callable[[], str],
-    sleep: Sleep,
-) -> PayV3Client:
-    return PayV3Client(
-        account, endpoints=endpoints, http=mock_http, clock=lambda: NOW, nonce=nonces, sleep=sleep
-    )
-
-
 # ---------------------------------------------------------------- build → sign → send
 
 
@@ -479,24 +466,6 @@ def certificates_body(cert: x509.Certificate, key: str) -> bytes:
         [(cert.public_bytes(Encoding.PEM).decode(), start, start + timedelta(days=3650))],
         key,
         nonces=["0123456789ab"],
-    )
-
-
-@pytest.fixture
-def cert_client(
-    cert_account: MerchantAccount,
-    endpoints: Endpoints,
-    cert_http: httpx.AsyncClient,
-    nonces: Callable[[], str],
-    sleep: Sleep,
-) -> PayV3Client:
-    return PayV3Client(
-        cert_account,
-        endpoints=endpoints,
-        http=cert_http,
-        clock=lambda: NOW,
-        nonce=nonces,
-        sleep=sleep,
     )
 
 
