@@ -72,9 +72,17 @@ def direct(statement: object, engine: AsyncEngine) -> DirectStatement:
     return DirectStatement(statement, engine.dialect)  # type: ignore[arg-type]
 
 
+async def first_row(
+    statement: DirectStatement, connection: object, values: dict[str, object]
+) -> object:
+    """The statement's first row, or ``None``."""
+    rows = await statement.fetch(connection, values)
+    return rows[0] if rows else None
+
+
 async def run(engine: AsyncEngine, statement: object, **values: object) -> object:
     async with driver_connection(engine) as connection:
-        return await direct(statement, engine).fetchrow(connection, values)
+        return await first_row(direct(statement, engine), connection, values)
 
 
 async def test_values_go_in_and_come_out_as_a_session_sees_them(engine: AsyncEngine) -> None:
@@ -125,7 +133,7 @@ async def test_a_connection_the_server_ended_is_not_returned_to_the_pool(
             pid = await connection.fetchval("SELECT pg_backend_pid()")
             await kill(postgres_url, pid)
             with pytest.raises(OperationalError) if caught_inside else contextlib.nullcontext():
-                await direct(READ, engine).fetchrow(connection, {"p_id": "t1"})
+                await first_row(direct(READ, engine), connection, {"p_id": "t1"})
     assert await backend_pid(engine) != pid
     assert await run(engine, READ, p_id="t1") is None
 
@@ -139,7 +147,7 @@ async def test_a_statement_cancelled_halfway_costs_its_connection_only(
     async def slow() -> None:
         async with driver_connection(engine) as connection:
             started.set()
-            await direct(sleep, engine).fetchrow(connection, {"p_seconds": 30})
+            await first_row(direct(sleep, engine), connection, {"p_seconds": 30})
 
     task = asyncio.create_task(slow())
     await started.wait()

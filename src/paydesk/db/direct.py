@@ -4,7 +4,7 @@
     rows = await READ.rows(services.db, {"p_id": "ord_1"})  # straight on PostgreSQL, else a session
 
     async with driver_connection(engine) as connection:    # several on one connection
-        row = await READ.on(engine.dialect).fetchrow(connection, {"p_id": "ord_1"})
+        rows = await READ.on(engine.dialect).fetch(connection, {"p_id": "ord_1"})
 
 A :class:`DirectStatement` is compiled once for PostgreSQL. Running it applies the same bind
 and result processors SQLAlchemy would (``UTCDateTime``, JSONB, enums), so the values in and
@@ -96,15 +96,6 @@ class DirectStatement:
         for position, process in self._results:
             row[position] = process(row[position])
         return tuple(row)
-
-    async def fetchrow(self, connection: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The first row (processed like a session's), or ``None``."""
-        arguments = self.arguments(values)
-        try:
-            record = await connection.fetchrow(self.sql, *arguments)
-        except Exception as error:
-            raise _translated(error, self.sql) from error
-        return None if record is None else self._row(record)
 
     async def fetch(self, connection: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row (processed like a session's), in the order the server sent them."""
